@@ -1,0 +1,318 @@
+"""The embedded default env: highway-env's racetrack (racetrack-v1) behind the driving contract.
+
+Why this shape: it needs pip only, renders a top-down grayscale frame, and exposes exactly what CARLA
+exposes (lane centre, heading, collisions, other vehicles), so the same vector, reward and metrics apply.
+
+Conventions (chosen to match CARLA and the rendered image):
+- highway-env's world is drawn with y pointing down the screen, so, like CARLA, it is treated as a
+  left-handed world: a positive steer (= a growing heading) turns right on screen, the vehicle frame
+  is x forward / y left as seen in the frame, `lateral_offset` > 0 means left of the lane centre.
+- The route is the loop along the lane the ego starts in; progress is arc length along it (forward
+  only, unwrapped over laps). Lateral offset and heading error are taken against the lane the ego is
+  in now (the track has two 5 m lanes); moving to the other lane is a lane invasion, leaving the track
+  is off-road. Waypoints follow the centreline of the current lane, every `waypoint_spacing` m, across
+  the segments of the loop; a route waypoint counts as reached every `waypoint_spacing` m of progress.
+- Traffic: `scenario` 0 / 1 / 2 -> 1 / 3 / 6 IDM vehicles on the ~300 m two-lane loop (the CARLA
+  scenarios' 20 / 50 / 100 NPCs in Town01, scaled to the track); `traffic=n` sets the count directly.
+- Timing: 5 Hz policy over a 15 Hz simulation (highway-env's tuned default): a lap at 30 km/h is
+  ~180 steps, so a 1000-step episode covers several laps' worth of learning signal.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")  # before pygame loads; "dummy" renders black frames
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+from highway_env.envs.racetrack_env import ConnectedLaneRacetrackEnv  # noqa: E402
+from highway_env.vehicle.behavior import IDMVehicle  # noqa: E402
+from highway_env.vehicle.kinematics import Vehicle  # noqa: E402
+
+from lightning_td3.envs import contract  # noqa: E402
+from lightning_td3.envs.contract import DrivingState  # noqa: E402
+from lightning_td3.envs.observation import (  # noqa: E402
+    driving_vector,
+    resample_polyline,
+    vector_dim,
+    world_to_vehicle_frame,
+    wrap_angle,
+)
+from lightning_td3.envs.reward import DrivingReward, RewardConfig  # noqa: E402
+
+SCENARIO_TRAFFIC = {0: 1, 1: 3, 2: 6}
+GRAY_WEIGHTS = [0.2989, 0.5870, 0.1140]
+MIN_SPAWN_GAP = 20.0  # m between spawned vehicles
+
+
+class _ForwardVehicle(Vehicle):
+    """The ego: braking stops the car and never reverses it (the contract has no reverse gear)."""
+
+    def step(self, dt: float) -> None:
+        super().step(dt)
+        self.speed = max(self.speed, 0.0)
+
+
+class _Track(ConnectedLaneRacetrackEnv):
+    """racetrack-v1 with an exact number of other vehicles and a chosen initial ego speed."""
+
+    @classmethod
+    def default_config(cls) -> dict:
+        config = super().default_config()
+        config.update({"traffic": 0, "initial_speed": 5.0})
+        return config
+
+    def _make_vehicles(self) -> None:
+        rng = self.np_random
+        ego = _ForwardVehicle.make_on_lane(
+            self.road, ("a", "b", int(rng.integers(2))), longitudinal=rng.uniform(20, 50),
+            speed=self.config["initial_speed"],
+        )
+        self.controlled_vehicles = [ego]
+        self.road.vehicles.append(ego)
+        placed, attempts = 0, 0
+        while placed < self.config["traffic"] and attempts < 200:
+            attempts += 1
+            lane_index = self.road.network.random_lane_index(rng)
+            lane = self.road.network.get_lane(lane_index)
+            longitudinal, speed = rng.uniform(0.0, lane.length), 6.0 + rng.uniform(high=3.0)
+            vehicle = IDMVehicle.make_on_lane(self.road, lane_index, longitudinal=longitudinal, speed=speed)
+            gaps = [np.linalg.norm(vehicle.position - v.position) for v in self.road.vehicles]
+            if min(gaps) >= MIN_SPAWN_GAP:
+                self.road.vehicles.append(vehicle)
+                placed += 1
+
+
+class _LaneLoop:
+    """One lane id followed around the loop: segment order, arc offsets, and sampled centreline."""
+
+    def __init__(self, network: Any, lane_id: int, spacing: float) -> None:
+        self.segments: list[tuple[str, str]] = []
+        node = "a"
+        while True:
+            nxt = next(iter(network.graph[node]))
+            self.segments.append((node, nxt))
+            node = nxt
+            if node == "a":
+                break
+        self.lanes = {seg: network.get_lane((*seg, lane_id)) for seg in self.segments}
+        lengths = np.array([self.lanes[seg].length for seg in self.segments])
+        self.offsets = dict(zip(self.segments, np.concatenate([[0.0], np.cumsum(lengths)[:-1]]), strict=True))
+        self.length = float(lengths.sum())
+        dense = np.vstack([
+            [self.lanes[seg].position(s, 0.0) for s in np.arange(0.0, self.lanes[seg].length, 0.25)]
+            for seg in self.segments
+        ])
+        self.waypoints = resample_polyline(dense, spacing, closed=True)
+        self.spacing = spacing
+
+    def arc(self, segment: tuple[str, str], position: np.ndarray) -> float:
+        lane = self.lanes[segment]
+        s, _ = lane.local_coordinates(position)
+        return float(self.offsets[segment] + np.clip(s, 0.0, lane.length))
+
+    def ahead(self, arc: float, count: int) -> np.ndarray:
+        first = int(math.floor(arc / self.spacing)) + 1
+        return self.waypoints[np.arange(first, first + count) % len(self.waypoints)]
+
+
+class RacetrackEnv(gym.Env):
+    """Contract env on highway-env's racetrack. Action [steer, throttle_brake] in [-1, 1]."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 5}
+
+    def __init__(
+        self,
+        route_length: float | None = None,
+        num_waypoints: int = 25,
+        waypoint_spacing: float = 2.0,
+        max_episode_steps: int = 1000,
+        traffic: int | None = None,
+        scenario: int | None = None,
+        policy_frequency: int = 5,
+        simulation_frequency: int = 15,
+        image_size: int = contract.IMAGE_SIZE,
+        scaling: float = 2.0,
+        initial_speed: float = 5.0,
+        target_speed: float = 30.0 / 3.6,
+        off_road_lateral: float = 2.5,
+        reward: RewardConfig | Mapping[str, Any] | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if scenario is not None and traffic is not None:
+            raise ValueError("give either traffic or scenario, not both")
+        if scenario is not None and scenario not in SCENARIO_TRAFFIC:
+            raise ValueError(f"scenario must be one of {sorted(SCENARIO_TRAFFIC)}, got {scenario}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.traffic = SCENARIO_TRAFFIC[scenario] if scenario is not None else int(traffic or 0)
+        self.num_waypoints = num_waypoints
+        self.waypoint_spacing = waypoint_spacing
+        self.max_episode_steps = max_episode_steps
+        self.target_speed = target_speed
+        self.off_road_lateral = off_road_lateral
+        self.dt = 1.0 / policy_frequency
+        self.render_mode = render_mode
+        self.reward_fn = DrivingReward(RewardConfig(**reward) if isinstance(reward, Mapping) else reward)
+        self.sim = _Track(config={
+            "observation": {"type": "GrayscaleObservation", "observation_shape": (image_size, image_size),
+                            "stack_size": 1, "weights": GRAY_WEIGHTS, "scaling": scaling},
+            "action": {"type": "ContinuousAction", "longitudinal": True, "lateral": True},
+            "policy_frequency": policy_frequency,
+            "simulation_frequency": simulation_frequency,
+            "duration": 10**9,  # the time limit is ours
+            "terminate_off_road": False,
+            "other_vehicles": 0,
+            "traffic": self.traffic,
+            "initial_speed": initial_speed,
+        })
+        self.observation_space = contract.observation_space(vector_dim(num_waypoints), image_size)
+        self.action_space = contract.action_space()
+        self.loops: dict[int, _LaneLoop] = {}  # built at the first reset, when the road exists
+        self._route_length_arg = route_length
+        self._frame = np.zeros((1, image_size, image_size), np.uint8)
+
+    # --- gym API ----------------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        super().reset(seed=seed)
+        sim_obs, _ = self.sim.reset(seed=seed)
+        if not self.loops:
+            self.loops = {i: _LaneLoop(self.sim.road.network, i, self.waypoint_spacing) for i in (0, 1)}
+        ego = self.sim.vehicle
+        self.route = self.loops[ego.lane_index[2]]
+        self.route_length = float(self._route_length_arg or self.route.length)
+        self._lap_arc = self.route.arc(ego.lane_index[:2], ego.position)
+        self._unwrapped, self._progress = 0.0, 0.0
+        self._lane_id = ego.lane_index[2]
+        self._prev = {"speed": ego.speed, "heading": ego.heading, "accel": 0.0, "lat_accel": 0.0}
+        self.steps, self.distance = 0, 0.0
+        state = self._driving_state(lane_changed=False)
+        self.reward_fn.reset(state)
+        self._frame = np.ascontiguousarray(sim_obs.transpose(0, 2, 1))
+        obs = {"image": self._frame, "vector": self._vector(state)}
+        zero_terms = dict.fromkeys(contract.REWARD_TERMS, 0.0)
+        info = contract.make_info(state, zero_terms, 0.0, contract.RUNNING, False)
+        info["state"] = asdict(state)
+        return obs, info
+
+    def step(self, action: np.ndarray) -> tuple[dict, float, bool, bool, dict]:
+        steer, throttle_brake = np.clip(np.asarray(action, dtype=np.float64).reshape(2), -1.0, 1.0)
+        sim_obs, _, _, _, _ = self.sim.step(np.array([throttle_brake, steer]))
+        self.steps += 1
+        ego = self.sim.vehicle
+        self.distance += abs(ego.speed) * self.dt
+        lane_changed = ego.lane_index[2] != self._lane_id
+        self._lane_id = ego.lane_index[2]
+        state = self._driving_state(lane_changed)
+        reward, terms = self.reward_fn(state)
+
+        if state.collision_intensity > 0:
+            reason = contract.COLLISION
+        elif state.off_road:
+            reason = contract.OFF_ROAD
+        elif state.goal_reached:
+            reason = contract.ROUTE_COMPLETED
+        elif self.steps >= self.max_episode_steps:
+            reason = contract.TIME_LIMIT
+        else:
+            reason = contract.RUNNING
+        terminated = reason in contract.TERMINAL_REASONS
+        truncated = reason == contract.TIME_LIMIT
+        self._frame = np.ascontiguousarray(sim_obs.transpose(0, 2, 1))
+        obs = {"image": self._frame, "vector": self._vector(state)}
+        info = contract.make_info(state, terms, self.distance, reason, reason == contract.ROUTE_COMPLETED)
+        info["state"] = asdict(state)
+        return obs, float(reward), terminated, truncated, info
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        return np.repeat(self._frame[0][:, :, None], 3, axis=2)
+
+    def close(self) -> None:
+        self.sim.close()
+
+    # --- state from the simulator -----------------------------------------------------------------
+
+    def _driving_state(self, lane_changed: bool) -> DrivingState:
+        ego = self.sim.vehicle
+        segment = ego.lane_index[:2]
+        lane = ego.lane
+        s, lateral = lane.local_coordinates(ego.position)
+        # left-handed world (see module docstring): flip highway-env's lateral and heading signs
+        lateral_offset = -float(lateral)
+        heading_error = -float(wrap_angle(ego.heading - lane.heading_at(s)))
+
+        lap_arc = self.route.arc(segment, ego.position)
+        half_lap = self.route.length / 2
+        # unwrap across the lap seam: a step never moves more than half a lap
+        self._unwrapped += (lap_arc - self._lap_arc + half_lap) % self.route.length - half_lap
+        self._lap_arc = lap_arc
+        self._progress = max(self._progress, self._unwrapped)
+
+        speed, heading = float(ego.speed), float(ego.heading)
+        accel = (speed - self._prev["speed"]) / self.dt
+        lat_accel = speed * float(wrap_angle(heading - self._prev["heading"])) / self.dt
+        long_jerk = (accel - self._prev["accel"]) / self.dt
+        lat_jerk = (lat_accel - self._prev["lat_accel"]) / self.dt
+        self._prev = {"speed": speed, "heading": heading, "accel": accel, "lat_accel": lat_accel}
+
+        distance, ttc = self._nearest_ahead(lane.width_at(s) / 2)
+        crashed = bool(ego.crashed)
+        return DrivingState(
+            speed=speed,
+            target_speed=self.target_speed,
+            lateral_offset=lateral_offset,
+            heading_error=heading_error,
+            half_lane_width=float(lane.width_at(s)) / 2,
+            route_progress=self._progress,
+            route_length=self.route_length,
+            distance_to_goal=max(self.route_length - self._progress, 0.0),
+            waypoints_reached=int(self._progress // self.waypoint_spacing),
+            collision_intensity=1.0 if crashed else 0.0,
+            collision_speed=abs(speed) if crashed else 0.0,
+            lane_invasion=lane_changed,
+            off_road=(not ego.on_road) or abs(lateral_offset) > self.off_road_lateral,
+            wrong_way=abs(heading_error) > np.pi / 2,
+            longitudinal_jerk=long_jerk,
+            lateral_jerk=lat_jerk,
+            acceleration=accel,
+            obstacle_distance=distance,
+            time_to_collision=ttc,
+            goal_reached=self._progress >= self.route_length,
+            extra={"lane_index": list(ego.lane_index), "position": [float(x) for x in ego.position],
+                   "heading": heading, "lap_length": self.route.length},
+        )
+
+    def _nearest_ahead(self, half_width: float) -> tuple[float, float]:
+        ego = self.sim.vehicle
+        others = [v for v in self.sim.road.vehicles if v is not ego]
+        if not others:
+            return float("inf"), float("inf")
+        local = world_to_vehicle_frame(np.array([v.position for v in others]), ego.position, ego.heading,
+                                       y_left=False)
+        best_d, best_ttc = float("inf"), float("inf")
+        for (x, y), other in zip(local, others, strict=True):
+            if x <= 0 or abs(y) > half_width:
+                continue
+            gap = max(float(x) - (ego.LENGTH + other.LENGTH) / 2, 0.0)
+            if gap < best_d:
+                closing = ego.speed - other.speed * math.cos(other.heading - ego.heading)
+                best_d, best_ttc = gap, (gap / closing if closing > 1e-6 else float("inf"))
+        return best_d, best_ttc
+
+    def _vector(self, state: DrivingState) -> np.ndarray:
+        ego = self.sim.vehicle
+        loop = self.loops[ego.lane_index[2]]
+        remaining = int(max(self.route_length - state.route_progress, 0.0) // self.waypoint_spacing)
+        count = min(self.num_waypoints, remaining)
+        points = loop.ahead(loop.arc(ego.lane_index[:2], ego.position), count)
+        local = world_to_vehicle_frame(points, ego.position, ego.heading, y_left=False)
+        return driving_vector(state.speed, state.lateral_offset, state.heading_error, local,
+                              self.num_waypoints)
