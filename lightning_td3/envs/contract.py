@@ -25,7 +25,8 @@ OFF_ROAD = "off_road"
 ROUTE_COMPLETED = "route_completed"
 TIME_LIMIT = "time_limit"
 SIMULATOR_TIMEOUT = "simulator_timeout"
-TERMINAL_REASONS = (COLLISION, OFF_ROAD, ROUTE_COMPLETED)
+ENV_TERMINATED = "env_terminated"  # a wrapped gymnasium env ended the episode for a reason of its own
+TERMINAL_REASONS = (COLLISION, OFF_ROAD, ROUTE_COMPLETED, ENV_TERMINATED)
 TRUNCATION_REASONS = (TIME_LIMIT, SIMULATOR_TIMEOUT)
 
 
