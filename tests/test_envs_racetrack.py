@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -132,3 +135,13 @@ def test_factory_unknown_name_lists_registered():
         make_env("lightning_td3.envs.racetrack.NoSuchEnv")
     env = make_env("lightning_td3.envs.racetrack:RacetrackEnv", max_episode_steps=3)
     assert isinstance(env, RacetrackEnv) and env.max_episode_steps == 3
+
+
+def test_env_modules_import_neither_torch_nor_carla():
+    code = (
+        "import sys\n"
+        "import lightning_td3.envs.factory, lightning_td3.envs.racetrack, lightning_td3.envs.gym_adapter\n"
+        "print('torch' in sys.modules, 'lightning_td3.envs.carla.env' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
