@@ -205,3 +205,16 @@ def test_bad_configuration_and_actions_give_one_clear_error():
         env.step(np.zeros(3))
     env.close()
     env.close()  # idempotent
+
+
+def test_sensor_queue_matches_frames_and_keeps_future_events():
+    from lightning_td3.envs.carla.sensors import CollisionReading, SensorQueue, SimulatorTimeout
+
+    q = SensorQueue("collision")
+    for frame in (4, 5, 7):
+        q.put(CollisionReading(frame, "vehicle.a", 1.0))
+    assert [r.frame for r in q.drain(5)] == [4, 5] and len(q) == 1  # frame 7 stays for its own tick
+    with pytest.raises(SimulatorTimeout, match="got frame 7 while waiting for 6"):
+        q.get(6, timeout=0.01)
+    with pytest.raises(SimulatorTimeout, match="no reading for frame 8 within 0.01s"):
+        q.get(8, timeout=0.01)
