@@ -222,7 +222,11 @@ def test_misuse_raises_clear_errors():
     with pytest.raises(ValueError, match=r"action must have shape \(2,\)"):
         buf.add([0, 0, 0], 0.0, _obs(rng, 1, 2), False, False)
     assert buf.num_added == 0 and buf._pos == 1  # rejected steps wrote nothing
-    buf.add([0, 0], 0.0, _obs(rng, 1, 2), True, False)
+    buf.add([0, 0], 0.0, _obs(rng, 1, 2), False, False)
+    buf.add([0, 0], 0.0, _obs(rng, 2, 2), True, False)
+    assert len(buf) == 2  # the episode's step count is intact: position 1 stacks [f0, f0, f0, f1]
+    first, second = buf._frames[0], buf._frames[1]
+    assert torch.equal(buf._gather(np.array([1]))["obs_image"][0], torch.stack([first] * 3 + [second]))
     with pytest.raises(ValueError, match="outside an episode"):
         buf.add([0, 0], 0.0, _obs(rng, 2, 2), False, False)
     with pytest.raises(ValueError, match="capacity must be >= 2"):

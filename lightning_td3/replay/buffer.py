@@ -152,8 +152,9 @@ class FrameReplayBuffer:
         """Stores one env step: the action taken, its reward, and the observation it led to."""
         if not self._in_episode:
             raise ValueError("add() called outside an episode: call start_episode(obs) after a reset")
-        self._episode_step += 1
-        self._write(next_obs, action, float(reward), bool(terminated), bool(truncated), self._episode_step)
+        step = self._episode_step + 1
+        self._write(next_obs, action, float(reward), bool(terminated), bool(truncated), step)
+        self._episode_step = step
         self.num_added += 1
         if terminated or truncated:
             self._in_episode = False
@@ -200,6 +201,8 @@ class FrameReplayBuffer:
 
     def _check_obs(self, obs: Observation) -> tuple[torch.Tensor, torch.Tensor]:
         image = obs["image"]
+        if not isinstance(image, torch.Tensor):
+            image = np.asarray(image)
         h, w = self.frame_shape
         is_uint8 = image.dtype == torch.uint8 if isinstance(image, torch.Tensor) else image.dtype == np.uint8
         if not is_uint8 or tuple(image.shape) not in ((1, h, w), (h, w)):
@@ -207,11 +210,12 @@ class FrameReplayBuffer:
                 f"obs['image'] must be uint8 of shape (1, {h}, {w}), got {image.dtype} {tuple(image.shape)}"
             )
         vector = obs.get("vector", np.zeros(0, np.float32))
+        if not isinstance(vector, torch.Tensor):
+            vector = np.asarray(vector, dtype=np.float32)
         if tuple(vector.shape) != (self.vector_dim,):
             raise ValueError(f"obs['vector'] must have shape ({self.vector_dim},), got {tuple(vector.shape)}")
         image = torch.as_tensor(image).reshape(h, w)
-        vector = torch.as_tensor(np.asarray(vector, dtype=np.float32))
-        return image, vector
+        return image, torch.as_tensor(vector, dtype=torch.float32)
 
     # -- validity ----------------------------------------------------------------------------------------
     @property
