@@ -1,0 +1,3 @@
+from lightning_td3.cli import main
+
+main()

@@ -1,0 +1,70 @@
+"""ReplayStream: the IterableDataset the Lightning trainer reads.
+
+Each iteration first steps the env (`env_steps_per_update` steps per batch, fractional ratios carried
+over as exact credit), then yields one batch sampled from the replay. The stream ends at
+`max_env_steps`, which ends the (single) training epoch.
+
+The stream has a length (the batches still to come), so Lightning does not prefetch a batch: a
+prefetched batch would step the env before a checkpoint is written and then be lost on resume.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from typing import Any
+
+import torch
+from torch.utils.data import IterableDataset
+
+from lightning_td3.rollout.worker import Policy, RolloutWorker
+
+
+class ReplayStream(IterableDataset):
+    def __init__(
+        self,
+        worker: RolloutWorker,
+        buffer: Any,
+        policy: Callable[[], Policy],
+        batch_size: int,
+        env_steps_per_update: float,
+        learning_starts: int,
+        max_env_steps: int,
+    ) -> None:
+        super().__init__()
+        self.worker = worker
+        self.buffer = buffer
+        self.policy = policy
+        self.batch_size = batch_size
+        self.env_steps_per_update = Fraction(env_steps_per_update).limit_denominator(1000)
+        self.learning_starts = learning_starts
+        self.max_env_steps = max_env_steps
+        self.credit = Fraction(0)
+
+    def __len__(self) -> int:
+        remaining = self.max_env_steps - max(self.worker.env_steps, self.learning_starts)
+        if remaining <= 0:
+            return 0
+        return math.ceil((remaining - self.credit) / self.env_steps_per_update)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        worker = self.worker
+        if worker.env_steps < self.learning_starts:
+            worker.step(self.learning_starts - worker.env_steps, self.policy())
+        while worker.env_steps < self.max_env_steps:
+            self.credit += self.env_steps_per_update
+            whole = math.floor(self.credit)
+            self.credit -= whole
+            n = min(whole, self.max_env_steps - worker.env_steps)
+            if n:
+                worker.step(n, self.policy())
+            if len(self.buffer) < self.batch_size:  # only after resuming with an emptied replay
+                worker.step(self.batch_size - len(self.buffer), self.policy())
+            yield self.buffer.sample(self.batch_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"credit": (self.credit.numerator, self.credit.denominator)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.credit = Fraction(*state["credit"])

@@ -1,0 +1,68 @@
+"""Per-episode statistics accumulated over every step of the episode.
+
+The reference system read collisions from the last step only; here every counter sums the whole
+episode and each reward term is kept separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class EpisodeStats:
+    episode_return: float = 0.0
+    length: int = 0
+    reward_terms: dict[str, float] = field(default_factory=dict)
+    collisions: int = 0
+    lane_invasions: int = 0
+    off_road_steps: int = 0
+    wrong_way_steps: int = 0
+    distance: float = 0.0
+    speed_sum: float = 0.0
+    route_completion: float = 0.0
+    success: bool = False
+    termination_reason: str = "running"
+
+    def update(self, reward: float, info: dict[str, Any]) -> None:
+        self.episode_return += float(reward)
+        self.length += 1
+        for name, value in info.get("reward_terms", {}).items():
+            self.reward_terms[name] = self.reward_terms.get(name, 0.0) + float(value)
+        events = info.get("events", {})
+        self.collisions += int(bool(events.get("collision", False)))
+        self.lane_invasions += int(bool(events.get("lane_invasion", False)))
+        self.off_road_steps += int(bool(events.get("off_road", False)))
+        self.wrong_way_steps += int(bool(events.get("wrong_way", False)))
+        metrics = info.get("metrics", {})
+        self.speed_sum += float(metrics.get("speed", 0.0))
+        # distance and route completion are cumulative in the contract: keep the furthest value
+        self.distance = max(self.distance, float(metrics.get("distance", 0.0)))
+        self.route_completion = max(self.route_completion, float(metrics.get("route_completion", 0.0)))
+        self.success = bool(info.get("success", False))
+        self.termination_reason = str(info.get("termination_reason", self.termination_reason))
+
+    @property
+    def avg_speed(self) -> float:
+        return self.speed_sum / self.length if self.length else 0.0
+
+    def summary(self) -> dict[str, float]:
+        """Flat float metrics: what gets logged and what evaluation aggregates."""
+        return {
+            "return": self.episode_return,
+            "length": float(self.length),
+            "collisions": float(self.collisions),
+            "lane_invasions": float(self.lane_invasions),
+            "distance": self.distance,
+            "avg_speed": self.avg_speed,
+            "route_completion": self.route_completion,
+            "success": float(self.success),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> EpisodeStats:
+        return cls(**state)
