@@ -214,7 +214,7 @@ class TD3(L.LightningModule):
             raise ValueError(f"batch has {shapes}; the module has {expected}")
         actor_opt, critic_opt = self.optimizers()
         every = self.trainer.log_every_n_steps
-        # Lightning writes to the logger after batch k when (k + 1) % every == 0; updates counts batches.
+        # log every `log_every_n_steps` updates (0: never), counted by our own `updates`
         self._log_now = every > 0 and (self.updates + 1) % every == 0
         actor_step = (self.updates + 1) % hp.policy_delay == 0
         self._grad_norms = {}
