@@ -12,6 +12,7 @@ import re
 import sys
 from argparse import ArgumentError
 from pathlib import Path
+from typing import Any
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
@@ -22,8 +23,9 @@ from lightning_td3.callbacks.rollout_logger import DrivingProgressBar, RolloutLo
 from lightning_td3.data import ReplaySidecarError, TD3DataModule
 
 TRAINER_DEFAULTS = {
-    "max_epochs": 1,  # one epoch = the whole run; `data.max_env_steps` ends it
+    "max_epochs": -1,  # the run ends at `data.max_env_steps` (the stream stops the trainer)
     "num_sanity_val_steps": 0,
+    "check_val_every_n_epoch": None,  # evaluation cadence is in batches (from env steps), not epochs
     "log_every_n_steps": 50,
     "default_root_dir": "lightning_logs",
     "logger": {
@@ -42,7 +44,6 @@ class TD3CLI(LightningCLI):
         parser.add_lightning_class_args(EnvStepCheckpoint, "checkpoint")
         parser.add_lightning_class_args(FeatureNormMonitor, "feature_monitor")
         parser.add_lightning_class_args(RolloutLogger, "rollout_logger")
-        parser.add_lightning_class_args(DrivingProgressBar, "progress_bar")
         parser.add_argument(
             "--eval_every_env_steps", type=int, default=10_000, help="evaluate every N env steps (after warm-up)"
         )
@@ -55,6 +56,11 @@ class TD3CLI(LightningCLI):
         )
         for attribute in ("image_shape", "vector_dim", "action_dim"):
             parser.link_arguments(f"data.{attribute}", f"model.{attribute}", apply_on="instantiate")
+
+    def _instantiate_trainer(self, config: dict, callbacks: list) -> Any:
+        if config.get("enable_progress_bar") is not False:
+            callbacks = [*callbacks, DrivingProgressBar()]
+        return super()._instantiate_trainer(config, callbacks)
 
     def before_instantiate_classes(self) -> None:
         config = self.config.get(self.subcommand, self.config)

@@ -155,6 +155,7 @@ class TD3DataModule(L.LightningDataModule):
                 env_steps_per_update=self.env_steps_per_update,
                 learning_starts=self.learning_starts,
                 max_env_steps=self.max_env_steps,
+                on_exhausted=self._stop_training,
             )
         if stage in ("fit", "validate", "test") and self.eval_env is None and self.eval_episodes > 0:
             self.eval_env = _make_env(self.env_name, self.eval_env_kwargs)
@@ -171,6 +172,9 @@ class TD3DataModule(L.LightningDataModule):
             device=self.replay_device,
             seed=self.seed,
         )
+
+    def _stop_training(self) -> None:
+        self.trainer.should_stop = True
 
     def _policy(self) -> Any:
         return self.trainer.lightning_module
@@ -217,7 +221,7 @@ class TD3DataModule(L.LightningDataModule):
             "replay_sidecar": self.replay_sidecar,
             "rng": {
                 "torch": torch.get_rng_state(),
-                "numpy": np.random.get_state(),
+                "numpy": _numpy_global_state(),
                 "python": random.getstate(),
             },
         }
@@ -233,12 +237,12 @@ class TD3DataModule(L.LightningDataModule):
         self.stream.load_state_dict(state["stream"])
         self.replay_sidecar = state["replay_sidecar"]
         torch.set_rng_state(state["rng"]["torch"])
-        np.random.set_state(state["rng"]["numpy"])
+        _set_numpy_global_state(state["rng"]["numpy"])
         random.setstate(state["rng"]["python"])
 
     def _load_replay(self, state: dict[str, Any]) -> bool:
         assert self.buffer is not None and self.worker is not None and self.stream is not None
-        ckpt_path = getattr(self.trainer, "ckpt_path", None) if self._trainer is not None else None
+        ckpt_path = self.trainer.ckpt_path if self.trainer is not None else None
         sidecar = state["replay_sidecar"]
         path = Path(ckpt_path).parent / sidecar if (ckpt_path and sidecar) else None
         try:
@@ -255,6 +259,17 @@ class TD3DataModule(L.LightningDataModule):
                 ) from err
             self.buffer = self.worker.buffer = self.stream.buffer = self._new_buffer()
             return False
+
+
+def _numpy_global_state() -> dict[str, Any]:
+    state = np.random.get_state(legacy=False)
+    state["state"]["key"] = torch.from_numpy(state["state"]["key"].astype(np.int64))
+    return state
+
+
+def _set_numpy_global_state(state: dict[str, Any]) -> None:
+    state = {**state, "state": {**state["state"], "key": state["state"]["key"].numpy().astype(np.uint32)}}
+    np.random.set_state(state)
 
 
 def _make_env(name: str, kwargs: dict[str, Any]) -> Any:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
@@ -119,6 +120,9 @@ class _LaneLoop:
     def ahead(self, arc: float, count: int) -> np.ndarray:
         first = int(math.floor(arc / self.spacing)) + 1
         return self.waypoints[np.arange(first, first + count) % len(self.waypoints)]
+
+
+_NOT_EPISODE_STATE = ("observation_space", "action_space", "render_mode")
 
 
 class RacetrackEnv(gym.Env):
@@ -229,6 +233,26 @@ class RacetrackEnv(gym.Env):
         info = contract.make_info(state, terms, self.distance, reason, reason == contract.ROUTE_COMPLETED)
         info["state"] = asdict(state)
         return obs, float(reward), terminated, truncated, info
+
+    def get_state(self) -> bytes:
+        """The running episode, simulator included, so a resumed run continues the very same episode.
+
+        The observation's pygame viewer cannot be pickled; it is detached while pickling and the live
+        one is re-attached by `set_state`.
+        """
+        observation = self.sim.observation_type
+        viewer, observation.viewer = observation.viewer, None
+        try:
+            return pickle.dumps({k: v for k, v in self.__dict__.items() if k not in _NOT_EPISODE_STATE})
+        finally:
+            observation.viewer = viewer
+
+    def set_state(self, state: bytes) -> None:
+        viewer = self.sim.observation_type.viewer
+        self.__dict__.update(pickle.loads(state))
+        self.sim.observation_type.viewer = viewer
+        if viewer is not None:
+            viewer.env = self.sim
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":

@@ -2,10 +2,12 @@
 
 Each iteration first steps the env (`env_steps_per_update` steps per batch, fractional ratios carried
 over as exact credit), then yields one batch sampled from the replay. The stream ends at
-`max_env_steps`, which ends the (single) training epoch.
+`max_env_steps` and then asks the trainer to stop (`on_exhausted`), so a finished run resumed with a
+larger `max_env_steps` simply trains on.
 
-The stream has a length (the batches still to come), so Lightning does not prefetch a batch: a
-prefetched batch would step the env before a checkpoint is written and then be lost on resume.
+The stream has a length (the batches of the whole run), so Lightning does not prefetch a batch: a
+prefetched batch would step the env before a checkpoint is written and then be lost on resume. On
+resume Lightning restores its batch count, so the length counts from the first batch, not from now.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class ReplayStream(IterableDataset):
         env_steps_per_update: float,
         learning_starts: int,
         max_env_steps: int,
+        on_exhausted: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.worker = worker
@@ -41,12 +44,10 @@ class ReplayStream(IterableDataset):
         self.learning_starts = learning_starts
         self.max_env_steps = max_env_steps
         self.credit = Fraction(0)
+        self.on_exhausted = on_exhausted
 
     def __len__(self) -> int:
-        remaining = self.max_env_steps - max(self.worker.env_steps, self.learning_starts)
-        if remaining <= 0:
-            return 0
-        return math.ceil((remaining - self.credit) / self.env_steps_per_update)
+        return max(0, math.ceil((self.max_env_steps - self.learning_starts) / self.env_steps_per_update))
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         worker = self.worker
@@ -62,6 +63,8 @@ class ReplayStream(IterableDataset):
             if len(self.buffer) < self.batch_size:  # only after resuming with an emptied replay
                 worker.step(self.batch_size - len(self.buffer), self.policy())
             yield self.buffer.sample(self.batch_size)
+        if self.on_exhausted is not None:
+            self.on_exhausted()
 
     def state_dict(self) -> dict[str, Any]:
         return {"credit": (self.credit.numerator, self.credit.denominator)}

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from lightning_td3.rollout.episode_stats import EpisodeStats
 from lightning_td3.rollout.exploration import ExplorationConfig, WarmupConfig, WarmupPolicy
@@ -40,6 +41,8 @@ class FrameStacker:
 
 
 class RolloutWorker:
+    """Checkpoint state holds tensors and plain values only, so checkpoints load with `weights_only=True`."""
+
     def __init__(
         self,
         env: gym.Env,
@@ -128,8 +131,8 @@ class RolloutWorker:
             "episodes": self.episodes,
             "rng": self.rng.bit_generator.state,
             "first_reset": self._first_reset,
-            "obs": self._obs,
-            "frames": list(self.stacker.frames) if in_episode else None,
+            "obs": {k: torch.from_numpy(np.array(v)) for k, v in self._obs.items()} if in_episode else None,
+            "frames": torch.from_numpy(np.stack(self.stacker.frames)) if in_episode else None,
             "episode": self.episode.state_dict(),
             "last_episode": None if self.last_episode is None else self.last_episode.state_dict(),
             "env_state": get_env_state() if (in_episode and get_env_state is not None) else None,
@@ -149,9 +152,9 @@ class RolloutWorker:
         if state["obs"] is not None and state["env_state"] is not None:
             # exact: the simulator continues the very episode that was running
             self.env.unwrapped.set_state(state["env_state"])
-            self._obs = state["obs"]
+            self._obs = {k: v.numpy() for k, v in state["obs"].items()}
             self.stacker.frames.clear()
-            self.stacker.frames.extend(state["frames"])
+            self.stacker.frames.extend(state["frames"].numpy())
         elif state["obs"] is not None:
             # the simulator cannot be restored mid-episode (e.g. CARLA): that episode ends here as truncated
             self.buffer.abandon_episode()
