@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Sets up this machine (CPU torch first, then the project with its test extras) and runs the tests.
+# Sets up this machine with the test extras and runs ruff and the test suite (no CARLA server needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install -q "torch==2.13.0" 2>/dev/null || python3 -m pip install -q "torch>=2.4"
-python3 -m pip install -q -e ".[test]"
+bash scripts/setup.sh test
 python3 -m ruff check .
 python3 -m pytest -q "$@"

@@ -1,0 +1,35 @@
+"""The training-report notebook executes headless on the logs of a smoke run."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def test_training_report_runs_on_smoke_logs(tmp_path, monkeypatch):
+    env = {**os.environ, "SDL_VIDEODRIVER": "offscreen"}
+    for seed in (0, 1):
+        out = subprocess.run(
+            [sys.executable, "-m", "lightning_td3", "fit", "--config", str(ROOT / "configs/smoke.yaml"),
+             "--trainer.enable_progress_bar", "false", "--trainer.logger.init_args.name", f"smoke_seed{seed}",
+             "--seed_everything", str(seed), "--data.max_env_steps", "60"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+    monkeypatch.setenv("TRAINING_REPORT_LOGS", str(tmp_path / "lightning_logs"))
+    monkeypatch.setenv("TRAINING_REPORT_OUT", str(tmp_path / "report"))
+    nb = nbformat.read(ROOT / "notebooks" / "training_report.ipynb", as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    report = tmp_path / "report"
+    for png in ("eval.png", "feature_norms.png", "grad_norms.png", "losses.png", "reward_shares.png"):
+        assert (report / png).stat().st_size > 5000, png
+    table = (report / "final_metrics.md").read_text()
+    assert "smoke" in table and "±" in table
+    assert "2 runs in" in "".join(o.get("text", "") for o in nb.cells[1].outputs)
