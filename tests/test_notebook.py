@@ -26,7 +26,8 @@ def test_training_report_runs_on_smoke_logs(tmp_path, monkeypatch):
     monkeypatch.setenv("TRAINING_REPORT_LOGS", str(tmp_path / "lightning_logs"))
     monkeypatch.setenv("TRAINING_REPORT_OUT", str(tmp_path / "report"))
     nb = nbformat.read(ROOT / "notebooks" / "training_report.ipynb", as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    resources = {"metadata": {"path": str(ROOT / "notebooks")}}
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources=resources).execute()
     report = tmp_path / "report"
     for png in ("eval.png", "feature_norms.png", "grad_norms.png", "losses.png", "reward_shares.png"):
         assert (report / png).stat().st_size > 5000, png
