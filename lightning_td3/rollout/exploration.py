@@ -20,12 +20,14 @@ class WarmupConfig:
 
     uniform: the whole action box (kept for comparison; nets to zero force).
     forward: steer ~ U(-steer_scale, steer_scale), throttle_brake ~ U(throttle_low, throttle_high).
+      The default keeps some braking (throttle_low < 0): a critic that never saw a brake action
+      extrapolates its value freely, and the actor then finds "brake and stand still" attractive.
     classical: the PID + pure-pursuit controller on the vector observation, plus Gaussian noise.
     """
 
     kind: WarmupKind = "forward"
     steer_scale: float = 0.5
-    throttle_low: float = 0.0
+    throttle_low: float = -0.3
     throttle_high: float = 1.0
     noise_std: float = 0.3
 
