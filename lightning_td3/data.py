@@ -20,8 +20,8 @@ from torch.utils.data import DataLoader
 from lightning_td3.envs.factory import make_env
 from lightning_td3.replay.buffer import FrameReplayBuffer
 from lightning_td3.replay.stream import ReplayStream
-from lightning_td3.rollout.episode_stats import EpisodeStats
-from lightning_td3.rollout.evaluation import EvalEpisodes
+from lightning_td3.rollout.episodes import EpisodeStats
+from lightning_td3.rollout.evaluation import EVAL_SEED_OFFSET, EvalEpisodes
 from lightning_td3.rollout.exploration import ExplorationConfig, WarmupConfig
 from lightning_td3.rollout.worker import RolloutWorker
 
@@ -190,8 +190,8 @@ class TD3DataModule(L.LightningDataModule):
     def _eval_loader(self) -> DataLoader:
         if self.eval_env is None:
             return self._loader([])
-        # a different seed range from training: evaluation never replays the training episodes' seeds
-        episodes = EvalEpisodes(self.eval_env, self._policy, self.eval_episodes, self.frame_stack, self.seed + 10_000)
+        seed = self.seed + EVAL_SEED_OFFSET
+        episodes = EvalEpisodes(self.eval_env, self._policy, self.eval_episodes, self.frame_stack, seed)
         return self._loader(episodes)
 
     def val_dataloader(self) -> DataLoader:

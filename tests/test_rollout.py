@@ -11,8 +11,9 @@ from lightning_td3.envs.contract import DrivingState, action_space, make_info, o
 from lightning_td3.envs.factory import make_env
 from lightning_td3.replay.buffer import FrameReplayBuffer
 from lightning_td3.replay.stream import ReplayStream
+from lightning_td3.rollout.episodes import FrameStacker
 from lightning_td3.rollout.exploration import ExplorationConfig, WarmupConfig, WarmupPolicy
-from lightning_td3.rollout.worker import FrameStacker, RolloutWorker
+from lightning_td3.rollout.worker import RolloutWorker
 
 os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
 

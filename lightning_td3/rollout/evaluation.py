@@ -13,22 +13,10 @@ import gymnasium as gym
 import torch
 from torch.utils.data import IterableDataset
 
-from lightning_td3.rollout.episode_stats import EpisodeStats
-from lightning_td3.rollout.worker import FrameStacker, Policy
+from lightning_td3.rollout.episodes import EVAL_SEED_OFFSET, run_episode
+from lightning_td3.rollout.worker import Policy
 
-
-def run_episode(env: gym.Env, act: Callable[[dict], object], frame_stack: int, seed: int | None) -> EpisodeStats:
-    obs, _ = env.reset(seed=seed)
-    stacker = FrameStacker(frame_stack)
-    stacker.reset(obs["image"])
-    stats = EpisodeStats()
-    while True:
-        action = act({"image": stacker.stacked(), "vector": obs["vector"]})
-        obs, reward, terminated, truncated, info = env.step(action)
-        stats.update(float(reward), info)
-        stacker.push(obs["image"])
-        if terminated or truncated:
-            return stats
+__all__ = ["EVAL_SEED_OFFSET", "EvalEpisodes"]
 
 
 class EvalEpisodes(IterableDataset):
@@ -50,4 +38,6 @@ class EvalEpisodes(IterableDataset):
         act = lambda obs: policy.act(obs, explore=False)
         for i in range(self.episodes):
             stats = run_episode(self.env, act, self.frame_stack, seed=self.seed + i)
-            yield {k: torch.tensor(v, dtype=torch.float32) for k, v in stats.summary().items()}
+            summary = stats.summary()
+            summary.pop("driving_score")  # NaN outside CARLA; not part of the eval/* metrics
+            yield {k: torch.tensor(v, dtype=torch.float32) for k, v in summary.items()}

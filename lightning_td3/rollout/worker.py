@@ -6,7 +6,6 @@ warm-up / exploration choice of actions and the per-episode statistics.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -14,30 +13,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lightning_td3.rollout.episode_stats import EpisodeStats
+from lightning_td3.rollout.episodes import EpisodeStats, FrameStacker
 from lightning_td3.rollout.exploration import ExplorationConfig, WarmupConfig, WarmupPolicy
 
 
 class Policy(Protocol):
     def act(self, observation: dict[str, np.ndarray], explore: bool = False, noise_std: float = 0.1) -> np.ndarray: ...
-
-
-class FrameStacker:
-    """The last `depth` frames; an episode starts with its first frame repeated."""
-
-    def __init__(self, depth: int) -> None:
-        self.depth = depth
-        self.frames: deque[np.ndarray] = deque(maxlen=depth)
-
-    def reset(self, frame: np.ndarray) -> None:
-        self.frames.clear()
-        self.frames.extend([frame] * self.depth)
-
-    def push(self, frame: np.ndarray) -> None:
-        self.frames.append(frame)
-
-    def stacked(self) -> np.ndarray:
-        return np.concatenate(list(self.frames), axis=0)  # [depth, H, W] from [1, H, W] frames
 
 
 class RolloutWorker:

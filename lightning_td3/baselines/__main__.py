@@ -1,0 +1,56 @@
+"""`python -m lightning_td3.baselines --config configs/racetrack.yaml [--policy classical|random]`
+
+Evaluates a non-learning policy on a training config's eval env, on the same evaluation seeds as
+the agent's `eval/*` metrics, and prints the metrics as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from lightning_td3.baselines.classical import ClassicalController
+from lightning_td3.baselines.evaluate import evaluate
+from lightning_td3.envs.factory import make_env
+from lightning_td3.rollout.episodes import EVAL_SEED_OFFSET
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lightning_td3.baselines", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="a training config (its data.env / env_kwargs are used)")
+    parser.add_argument("--policy", choices=("classical", "random"), default="classical")
+    parser.add_argument("--episodes", type=int, default=None, help="default: the config's data.eval_episodes")
+    parser.add_argument("--seed", type=int, default=None, help="default: the config's seed_everything")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    try:
+        config: dict[str, Any] = yaml.safe_load(Path(args.config).read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        print(f"error: cannot read {args.config}: {err}", file=sys.stderr)
+        return 2
+    data = config.get("data", {})
+    env_kwargs = {**(data.get("env_kwargs") or {}), **(data.get("eval_env_kwargs") or {})}
+    env = make_env(data.get("env", "racetrack"), **env_kwargs)
+    seed = args.seed if args.seed is not None else int(config.get("seed_everything", 0))
+    episodes = args.episodes if args.episodes is not None else int(data.get("eval_episodes", 10))
+    if args.policy == "classical":
+        policy: Any = ClassicalController.from_env(env)
+    else:
+        rng = np.random.default_rng(seed)
+        policy = lambda obs: rng.uniform(-1.0, 1.0, size=2).astype(np.float32)
+    result = evaluate(policy, env, episodes=episodes, seed=seed + EVAL_SEED_OFFSET)
+    env.close()
+    result.pop("per_episode")
+    print(json.dumps({"policy": args.policy, "config": args.config, **result}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
