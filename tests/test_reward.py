@@ -190,3 +190,12 @@ def test_reset_restarts_from_the_given_state():
     reward.reset(DrivingState(route_progress=0.0, waypoints_reached=0))
     reward(cruising(route_progress=2.0, waypoints_reached=1))
     assert reward.raw_terms["progress"] == pytest.approx(0.5 * 2.0 + 1.0)
+
+
+def test_stuck_penalty_is_paid_only_on_the_stuck_step():
+    reward = DrivingReward()
+    reward.reset(DrivingState(route_length=300.0, distance_to_goal=300.0))
+    _, parked = reward(DrivingState(speed=0.0, route_length=300.0, distance_to_goal=300.0))
+    _, stuck = reward(DrivingState(speed=0.0, route_length=300.0, distance_to_goal=300.0, stuck=True))
+    assert parked["safety"] == pytest.approx(-0.5)
+    assert stuck["safety"] == pytest.approx(-0.5 - 20.0)

@@ -23,10 +23,11 @@ RUNNING = "running"
 COLLISION = "collision"
 OFF_ROAD = "off_road"
 ROUTE_COMPLETED = "route_completed"
+STUCK = "stuck"  # stopped far from the goal for too long
 TIME_LIMIT = "time_limit"
 SIMULATOR_TIMEOUT = "simulator_timeout"
 ENV_TERMINATED = "env_terminated"  # a wrapped gymnasium env ended the episode for a reason of its own
-TERMINAL_REASONS = (COLLISION, OFF_ROAD, ROUTE_COMPLETED, ENV_TERMINATED)
+TERMINAL_REASONS = (COLLISION, OFF_ROAD, ROUTE_COMPLETED, STUCK, ENV_TERMINATED)
 TRUNCATION_REASONS = (TIME_LIMIT, SIMULATOR_TIMEOUT)
 
 
@@ -64,6 +65,7 @@ class DrivingState:
     lane_invasion: bool = False
     off_road: bool = False
     wrong_way: bool = False
+    stuck: bool = False  # stopped far from the goal for the env's `max_stopped_steps`
     longitudinal_jerk: float = 0.0  # m/s^3
     lateral_jerk: float = 0.0  # m/s^3
     acceleration: float = 0.0  # m/s^2

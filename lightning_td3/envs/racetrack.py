@@ -126,7 +126,13 @@ _NOT_EPISODE_STATE = ("observation_space", "action_space", "render_mode")
 
 
 class RacetrackEnv(gym.Env):
-    """Contract env on highway-env's racetrack. Action [steer, throttle_brake] in [-1, 1]."""
+    """Contract env on highway-env's racetrack. Action [steer, throttle_brake] in [-1, 1].
+
+    `max_stopped_steps` ends an episode (terminated, reason "stuck", the reward's `stuck_penalty`)
+    after that many consecutive steps stopped far from the goal. Without it a policy that learns to
+    brake fills the replay with 1000-step episodes of a parked car and the critic needs a very long
+    bootstrap chain to learn that parking is bad: the "brake and stand still" trap of the reference.
+    """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 5}
 
@@ -145,6 +151,7 @@ class RacetrackEnv(gym.Env):
         initial_speed: float = 5.0,
         target_speed: float = 30.0 / 3.6,
         off_road_lateral: float = 2.5,
+        max_stopped_steps: int | None = 25,
         reward: RewardConfig | Mapping[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
@@ -160,6 +167,10 @@ class RacetrackEnv(gym.Env):
         self.max_episode_steps = max_episode_steps
         self.target_speed = target_speed
         self.off_road_lateral = off_road_lateral
+        if max_stopped_steps is not None and max_stopped_steps < 1:
+            raise ValueError(f"max_stopped_steps must be >= 1 or None, got {max_stopped_steps}")
+        self.max_stopped_steps = max_stopped_steps
+        self._stopped_steps = 0
         self.dt = 1.0 / policy_frequency
         self.render_mode = render_mode
         self.reward_fn = DrivingReward(RewardConfig(**reward) if isinstance(reward, Mapping) else reward)
@@ -195,7 +206,7 @@ class RacetrackEnv(gym.Env):
         self._unwrapped, self._progress = 0.0, 0.0
         self._lane_id = ego.lane_index[2]
         self._prev = {"speed": ego.speed, "heading": ego.heading, "accel": 0.0, "lat_accel": 0.0}
-        self.steps, self.distance = 0, 0.0
+        self.steps, self.distance, self._stopped_steps = 0, 0.0, 0
         state = self._driving_state(lane_changed=False)
         self.reward_fn.reset(state)
         self._frame = np.ascontiguousarray(sim_obs.transpose(0, 2, 1))
@@ -214,6 +225,10 @@ class RacetrackEnv(gym.Env):
         lane_changed = ego.lane_index[2] != self._lane_id
         self._lane_id = ego.lane_index[2]
         state = self._driving_state(lane_changed)
+        stopping = self.reward_fn.config
+        stopped = state.speed < stopping.stopping_speed and state.distance_to_goal > stopping.stopping_goal_distance
+        self._stopped_steps = self._stopped_steps + 1 if stopped else 0
+        state.stuck = self.max_stopped_steps is not None and self._stopped_steps >= self.max_stopped_steps
         reward, terms = self.reward_fn(state)
 
         if state.collision_intensity > 0:
@@ -222,6 +237,8 @@ class RacetrackEnv(gym.Env):
             reason = contract.OFF_ROAD
         elif state.goal_reached:
             reason = contract.ROUTE_COMPLETED
+        elif state.stuck:
+            reason = contract.STUCK
         elif self.steps >= self.max_episode_steps:
             reason = contract.TIME_LIMIT
         else:

@@ -65,6 +65,7 @@ class RewardConfig:
     wrong_way_penalty: float = -5.0  # scaled by |heading error| / pi
     safety_lane_invasion_penalty: float = -10.0
     stopping_penalty: float = -0.5
+    stuck_penalty: float = -20.0  # once, when the env ends an episode for standing still (as bad as off-road)
     stopping_speed: float = 0.5  # m/s
     stopping_goal_distance: float = 10.0  # m: no stopping penalty this close to the goal
     # progress
@@ -168,6 +169,8 @@ class DrivingReward:
         if (state.speed < c.stopping_speed and state.distance_to_goal > c.stopping_goal_distance
                 and not state.goal_reached):
             total += c.stopping_penalty
+        if state.stuck:
+            total += c.stuck_penalty
         return total
 
     def progress(self, gained: float, new_waypoints: int, pay_goal: bool) -> float:
