@@ -7,6 +7,7 @@ import pytest
 
 carla = pytest.importorskip("carla")
 
+from lightning_td3.envs import contract  # noqa: E402
 from lightning_td3.envs.carla.env import CarlaEnv  # noqa: E402
 from lightning_td3.envs.carla.server import CarlaConnectionError  # noqa: E402
 from lightning_td3.envs.carla.testing import FakeCarlaBackend  # noqa: E402
@@ -218,3 +219,17 @@ def test_sensor_queue_matches_frames_and_keeps_future_events():
         q.get(6, timeout=0.01)
     with pytest.raises(SimulatorTimeout, match="no reading for frame 8 within 0.01s"):
         q.get(8, timeout=0.01)
+
+
+def test_stuck_detection_is_off_by_default_and_terminates_when_configured():
+    for limit, expect_stuck in ((None, False), (5, True)):
+        env = CarlaEnv(backend=FakeCarlaBackend(), route_start=[2.0, 1.75], route_length=170.0, num_npcs=0,
+                       max_episode_steps=60, max_stopped_steps=limit)
+        env.reset(seed=0)
+        for _ in range(60):
+            _, _, terminated, truncated, info = env.step(np.array([0.0, -1.0], np.float32))
+            if terminated or truncated:
+                break
+        env.close()
+        assert (info["termination_reason"] == contract.STUCK) == expect_stuck, info["termination_reason"]
+        assert terminated == expect_stuck and truncated == (not expect_stuck)

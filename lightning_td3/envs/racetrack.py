@@ -45,6 +45,7 @@ from lightning_td3.envs.observation import (  # noqa: E402
     wrap_angle,
 )
 from lightning_td3.envs.reward import DrivingReward, RewardConfig  # noqa: E402
+from lightning_td3.envs.stuck import StuckDetector
 
 SCENARIO_TRAFFIC = {0: 1, 1: 3, 2: 6}
 GRAY_WEIGHTS = [0.2989, 0.5870, 0.1140]
@@ -167,13 +168,10 @@ class RacetrackEnv(gym.Env):
         self.max_episode_steps = max_episode_steps
         self.target_speed = target_speed
         self.off_road_lateral = off_road_lateral
-        if max_stopped_steps is not None and max_stopped_steps < 1:
-            raise ValueError(f"max_stopped_steps must be >= 1 or None, got {max_stopped_steps}")
-        self.max_stopped_steps = max_stopped_steps
-        self._stopped_steps = 0
         self.dt = 1.0 / policy_frequency
         self.render_mode = render_mode
         self.reward_fn = DrivingReward(RewardConfig(**reward) if isinstance(reward, Mapping) else reward)
+        self.stuck = StuckDetector(max_stopped_steps, self.reward_fn.config)
         self.sim = _Track(config={
             "observation": {"type": "GrayscaleObservation", "observation_shape": (image_size, image_size),
                             "stack_size": 1, "weights": GRAY_WEIGHTS, "scaling": scaling},
@@ -206,7 +204,8 @@ class RacetrackEnv(gym.Env):
         self._unwrapped, self._progress = 0.0, 0.0
         self._lane_id = ego.lane_index[2]
         self._prev = {"speed": ego.speed, "heading": ego.heading, "accel": 0.0, "lat_accel": 0.0}
-        self.steps, self.distance, self._stopped_steps = 0, 0.0, 0
+        self.steps, self.distance = 0, 0.0
+        self.stuck.reset()
         state = self._driving_state(lane_changed=False)
         self.reward_fn.reset(state)
         self._frame = np.ascontiguousarray(sim_obs.transpose(0, 2, 1))
@@ -225,10 +224,7 @@ class RacetrackEnv(gym.Env):
         lane_changed = ego.lane_index[2] != self._lane_id
         self._lane_id = ego.lane_index[2]
         state = self._driving_state(lane_changed)
-        stopping = self.reward_fn.config
-        stopped = state.speed < stopping.stopping_speed and state.distance_to_goal > stopping.stopping_goal_distance
-        self._stopped_steps = self._stopped_steps + 1 if stopped else 0
-        state.stuck = self.max_stopped_steps is not None and self._stopped_steps >= self.max_stopped_steps
+        state.stuck = self.stuck(state)
         reward, terms = self.reward_fn(state)
 
         if state.collision_intensity > 0:

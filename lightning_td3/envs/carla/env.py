@@ -26,6 +26,7 @@ from lightning_td3.envs.carla.server import CarlaConnectionError, ServerProcess,
 from lightning_td3.envs.contract import DrivingState
 from lightning_td3.envs.observation import driving_vector, vector_dim
 from lightning_td3.envs.reward import DrivingReward, RewardConfig
+from lightning_td3.envs.stuck import StuckDetector
 
 SCENARIO_NPCS = {0: 20, 1: 50, 2: 100}
 MAX_STEER_ANGLE = math.radians(70.0)  # vehicle.tesla.model3 front wheels at steer = 1
@@ -63,6 +64,7 @@ class CarlaEnv(gym.Env):
         seed: int = 0,
         fixed_delta_seconds: float = 0.05,
         max_episode_steps: int = 1000,
+        max_stopped_steps: int | None = None,
         vehicle: str = "vehicle.tesla.model3",
         weather: str = "ClearNoon",
         camera_width: int = 256,
@@ -101,6 +103,8 @@ class CarlaEnv(gym.Env):
         self.npc_min_distance = npc_min_distance
         self.sensor_timeout = timeout if sensor_timeout is None else sensor_timeout
         self.reward_fn = DrivingReward(RewardConfig(**reward) if isinstance(reward, Mapping) else reward)
+        # off by default: waiting at a red light is legitimate in CARLA
+        self.stuck = StuckDetector(max_stopped_steps, self.reward_fn.config)
         self.sensor_specs = [
             SensorSpec(
                 "camera",
@@ -214,6 +218,7 @@ class CarlaEnv(gym.Env):
         except (SimulatorTimeout, RuntimeError) as fault:  # carla raises RuntimeError when the server is gone
             return self._fault_step(fault)
         self.steps += 1
+        state.stuck = self.stuck(state)
         reward, terms = self.reward_fn(state)
 
         if state.collision_intensity > 0:
@@ -222,6 +227,8 @@ class CarlaEnv(gym.Env):
             reason = contract.OFF_ROAD
         elif state.goal_reached:
             reason = contract.ROUTE_COMPLETED
+        elif state.stuck:
+            reason = contract.STUCK
         elif self.steps >= self.max_episode_steps:
             reason = contract.TIME_LIMIT
         else:
@@ -288,6 +295,7 @@ class CarlaEnv(gym.Env):
         self._counted_lights: set[int] = set()
         state = self._driving_state({"collision": [], "lane_invasion": [], "obstacle": []}, count=False)
         self.reward_fn.reset(state)
+        self.stuck.reset()
         self._obs = {"image": image, "vector": self._vector(state)}
         return self._obs, self._info(state, dict.fromkeys(contract.REWARD_TERMS, 0.0), contract.RUNNING)
 
