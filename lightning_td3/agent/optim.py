@@ -38,13 +38,58 @@ def parameter_groups(
     return groups
 
 
-def make_optimizer(kind: Literal["adam", "adamw"], groups: list[dict]) -> torch.optim.Optimizer:
-    """Adam (L2 weight decay added to the gradient) or AdamW (decoupled weight decay)."""
+Implementation = Literal["auto", "foreach", "fused", "none"]
+IMPLEMENTATIONS = ("auto", "foreach", "fused", "none")
+
+
+def resolve_implementation(implementation: Implementation, device: torch.device | str) -> str:
+    """"auto" -> "fused" on CUDA (one kernel for all parameters), "foreach" elsewhere; others unchanged."""
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"fused_optimizer must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+    if implementation == "auto":
+        return "fused" if torch.device(device).type == "cuda" else "foreach"
+    return implementation
+
+
+def _flags(implementation: str) -> dict[str, bool | None]:
+    """torch.optim flags; "none" leaves both to torch (for-loop on CPU, foreach on CUDA)."""
+    return {"foreach": True if implementation == "foreach" else None,
+            "fused": True if implementation == "fused" else None}  # fmt: skip
+
+
+def make_optimizer(
+    kind: Literal["adam", "adamw"], groups: list[dict], implementation: Implementation = "none"
+) -> torch.optim.Optimizer:
+    """Adam (L2 weight decay added to the gradient) or AdamW (decoupled weight decay).
+
+    `implementation` ("foreach", "fused" or "none" = torch's choice; resolve "auto" first) changes
+    the speed, not the update: the results agree to float rounding.
+    """
+    if implementation == "auto":
+        raise ValueError("resolve 'auto' with resolve_implementation(implementation, device) first")
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
     if kind == "adam":
-        return torch.optim.Adam(groups)
+        return torch.optim.Adam(groups, **_flags(implementation))
     if kind == "adamw":
-        return torch.optim.AdamW(groups)
+        return torch.optim.AdamW(groups, **_flags(implementation))
     raise ValueError(f"optimizer must be 'adam' or 'adamw', got {kind!r}")
+
+
+def apply_implementation(optimizer: torch.optim.Optimizer, implementation: str) -> None:
+    """Re-applies the implementation after `load_state_dict`, which restores the saved groups' flags.
+
+    A fused step keeps its step counters on the parameters' device; the others keep them on the host
+    (reading a host counter is no device sync), so the counters are moved to match.
+    """
+    fused = implementation == "fused"
+    for group in optimizer.param_groups:
+        group.update(_flags(implementation))
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            step = state.get("step")
+            if isinstance(step, torch.Tensor) and not group.get("capturable", False):
+                state["step"] = step.to(p.device if fused else "cpu", torch.float32)
 
 
 def block_params(optimizer: torch.optim.Optimizer) -> dict[str, list[torch.Tensor]]:
