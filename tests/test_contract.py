@@ -25,3 +25,16 @@ def test_envs_package_does_not_import_torch():
     code = "import lightning_td3.envs.contract, sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_termination_reason_orders_events_route_then_clock():
+    from lightning_td3.envs import contract
+
+    crash_at_goal = DrivingState(collision_intensity=1.0, goal_reached=True)
+    assert contract.termination_reason(crash_at_goal, 1, 10) == contract.COLLISION
+    assert contract.termination_reason(DrivingState(off_road=True, stuck=True), 1, 10) == contract.OFF_ROAD
+    assert contract.termination_reason(DrivingState(goal_reached=True), 10, 10) == contract.ROUTE_COMPLETED
+    assert contract.termination_reason(DrivingState(stuck=True), 10, 10) == contract.STUCK
+    assert contract.termination_reason(DrivingState(), 10, 10) == contract.TIME_LIMIT
+    assert contract.termination_reason(DrivingState(), 9, 10) == contract.RUNNING
+    assert contract.TIME_LIMIT not in contract.TERMINAL_REASONS  # time limits truncate, never terminate

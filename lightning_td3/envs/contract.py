@@ -75,6 +75,21 @@ class DrivingState:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def termination_reason(state: DrivingState, steps: int, max_episode_steps: int) -> str:
+    """Why this step ends the episode (or RUNNING): events first, then the route, then the clock."""
+    if state.collision_intensity > 0:
+        return COLLISION
+    if state.off_road:
+        return OFF_ROAD
+    if state.goal_reached:
+        return ROUTE_COMPLETED
+    if state.stuck:
+        return STUCK
+    if steps >= max_episode_steps:
+        return TIME_LIMIT
+    return RUNNING
+
+
 def make_info(
     state: DrivingState,
     reward_terms: dict[str, float],

@@ -226,19 +226,7 @@ class RacetrackEnv(gym.Env):
         state = self._driving_state(lane_changed)
         state.stuck = self.stuck(state)
         reward, terms = self.reward_fn(state)
-
-        if state.collision_intensity > 0:
-            reason = contract.COLLISION
-        elif state.off_road:
-            reason = contract.OFF_ROAD
-        elif state.goal_reached:
-            reason = contract.ROUTE_COMPLETED
-        elif state.stuck:
-            reason = contract.STUCK
-        elif self.steps >= self.max_episode_steps:
-            reason = contract.TIME_LIMIT
-        else:
-            reason = contract.RUNNING
+        reason = contract.termination_reason(state, self.steps, self.max_episode_steps)
         terminated = reason in contract.TERMINAL_REASONS
         truncated = reason == contract.TIME_LIMIT
         self._frame = np.ascontiguousarray(sim_obs.transpose(0, 2, 1))

@@ -220,19 +220,7 @@ class CarlaEnv(gym.Env):
         self.steps += 1
         state.stuck = self.stuck(state)
         reward, terms = self.reward_fn(state)
-
-        if state.collision_intensity > 0:
-            reason = contract.COLLISION
-        elif state.off_road:
-            reason = contract.OFF_ROAD
-        elif state.goal_reached:
-            reason = contract.ROUTE_COMPLETED
-        elif state.stuck:
-            reason = contract.STUCK
-        elif self.steps >= self.max_episode_steps:
-            reason = contract.TIME_LIMIT
-        else:
-            reason = contract.RUNNING
+        reason = contract.termination_reason(state, self.steps, self.max_episode_steps)
         self._obs = {"image": image, "vector": self._vector(state)}
         info = self._info(state, terms, reason)
         return (
