@@ -12,6 +12,7 @@ import warnings
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision
 from torch.utils.data import DataLoader
 
 from lightning_td3.agent import TD3, PixelEncoder
@@ -26,11 +27,11 @@ SMALL = dict(image_shape=SHAPE, vector_dim=3, feature_dim=32, hidden_dim=16)
 
 
 def train(module: TD3, num_batches: int, log_every: int = 0, ckpt_path: str | None = None,
-          max_epochs: int = 1) -> L.Trainer:  # fmt: skip
+          max_epochs: int = 1, **trainer_kwargs) -> L.Trainer:  # fmt: skip
     """Fit on fixed synthetic batches of 8 with a fixed torch seed (the target noise is drawn from it)."""
     trainer = L.Trainer(
         max_epochs=max_epochs, logger=False, log_every_n_steps=log_every, accelerator="cpu",
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, **trainer_kwargs,
     )  # fmt: skip
     data = SyntheticBatches(num_batches, 8, seed=3, image_shape=SHAPE, vector_dim=3)
     torch.manual_seed(1)
@@ -55,9 +56,10 @@ def optimizer_flags(module: TD3) -> set[tuple[bool | None, bool | None]]:
 
 
 # ---- Adam implementations -------------------------------------------------------------------------
-def test_auto_resolves_to_fused_on_cuda_and_foreach_elsewhere():
+def test_auto_resolves_to_fused_on_cuda_and_cpu_and_foreach_elsewhere():
     assert resolve_implementation("auto", "cuda") == "fused"
-    assert resolve_implementation("auto", torch.device("cpu")) == "foreach"
+    assert resolve_implementation("auto", torch.device("cpu")) == "fused"
+    assert resolve_implementation("auto", "mps") == "foreach"
     assert resolve_implementation("none", "cuda") == "none"
     with pytest.raises(ValueError, match="fused_optimizer must be one of"):
         resolve_implementation("apex", "cpu")
@@ -75,10 +77,26 @@ def test_adam_implementations_agree_with_the_for_loop(implementation, optimizer)
     reference, fast = make(fused_optimizer="none", **kwargs), make(fused_optimizer=implementation, **kwargs)
     train(reference, 8)
     train(fast, 8)
-    expected = {"auto": (True, None), "foreach": (True, None), "fused": (None, True)}[implementation]
+    expected = {"auto": (None, True), "foreach": (True, None), "fused": (None, True)}[implementation]
     assert optimizer_flags(fast) == {expected} and optimizer_flags(reference) == {(None, None)}
     assert (fast.updates, fast.actor_updates) == (8, 4)
     assert_same_parameters(reference, fast, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+def test_fused_adam_under_autocast_agrees_and_clips_unscaled_gradients(precision):
+    """Lightning leaves a fused optimizer's fp16 gradients scaled; TD3 unscales them before its clipping,
+    so fused and for-loop Adam take the same (clipped, unscaled) steps under a GradScaler too."""
+    results = []
+    for implementation in ("none", "fused"):
+        module = make(fused_optimizer=implementation, critic_cnn_max_norm=1e-3, actor_cnn_max_norm=1e-3)
+        if precision == "16-mixed":  # on CPU Lightning maps 16-mixed to bf16 unless given the plugin
+            amp = {"plugins": [MixedPrecision("16-mixed", "cpu", torch.amp.GradScaler("cpu"))]}
+        else:
+            amp = {"precision": precision}
+        train(module, 6, **amp)
+        results.append(module)
+    assert_same_parameters(*results, rtol=1e-4, atol=1e-5)
 
 
 def test_resume_uses_the_configured_implementation_not_the_saved_one(tmp_path):

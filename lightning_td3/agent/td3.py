@@ -76,9 +76,10 @@ class TD3(L.LightningModule):
 
     Fast paths (each changes speed only; results agree with the plain path to float rounding, tested
     in tests/test_agent_fastpaths.py; benchmarks/learner.py times them):
-      fused_optimizer: Adam/AdamW implementation. "auto" (default) = "fused" on CUDA, "foreach"
-        elsewhere; "foreach" / "fused" force one; "none" leaves it to torch (for-loop on CPU). Re-applied
-        when training starts, since a checkpoint's optimizer state carries the flags it was saved with.
+      fused_optimizer: Adam/AdamW implementation. "auto" (default) = "fused" on CUDA and CPU (on CPU
+        ~2.5x faster than foreach per step), "foreach" elsewhere; "foreach" / "fused" force one; "none"
+        leaves it to torch (for-loop on CPU, foreach on CUDA). Re-applied when training starts, since a
+        checkpoint's optimizer state carries the flags it was saved with.
       compile: torch.compile the networks' tensor math (encoders, actor, critic heads, and their
         targets); forward hooks, losses, clipping, Lightning's manual_backward and optimizer steps stay
         eager. The first updates pay the compile time (tens of seconds on CPU).
@@ -310,6 +311,11 @@ class TD3(L.LightningModule):
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Lightning calls this after the backward and after AMP unscaling, before optimizer.step."""
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        if scaler is not None and getattr(optimizer, "_step_supports_amp_scaling", False):
+            # Lightning leaves a fused optimizer's gradients scaled (its step could unscale them), but
+            # clipping must see unscaled ones: unscale here; scaler.step then skips its own unscaling
+            scaler.unscale_(optimizer)
         network = optimizer.param_groups[0]["network"]
         for block, (before, after) in clip_blocks(optimizer, self.max_norms[network], self._log_now).items():
             self._grad_norms[f"gradients/{network}_{block}_norm_before_clip"] = before
