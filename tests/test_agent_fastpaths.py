@@ -12,6 +12,7 @@ import warnings
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins.precision import MixedPrecision
 from torch.utils.data import DataLoader
 
@@ -250,6 +251,62 @@ def test_no_host_sync_in_non_logging_training_steps(encoder, implementation, cha
         assert module.counter_reads == 0
     else:
         assert module.counter_reads > 0  # the allowance is what let these steps through, not a dead patch
+
+
+class CountingLogger(Logger):
+    name, version = "counting", 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[int] = []
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.steps.append(step)
+
+    def log_hyperparams(self, *args, **kwargs) -> None:
+        pass
+
+
+class ArmBetweenLogs(L.Callback):
+    """Patches every tensor -> host read to raise for whole loop iterations (batch fetch, transfer, hooks,
+    training step, optimizer steps) that are not logging steps; the default fused Adam reads no counter."""
+
+    def __init__(self) -> None:
+        self.originals = {name: getattr(torch.Tensor, name) for name in SYNC_METHODS}
+        self.armed_steps = 0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        if (module.updates + 1) % trainer.log_every_n_steps != 0:
+            self.armed_steps += 1
+            for name in SYNC_METHODS:
+                setattr(torch.Tensor, name, self._raise(name))
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self.disarm()
+
+    def disarm(self) -> None:
+        for name, original in self.originals.items():
+            setattr(torch.Tensor, name, original)
+
+    @staticmethod
+    def _raise(name):
+        def method(tensor, *args, **kwargs):
+            raise AssertionError(f"host sync: Tensor.{name} on {list(tensor.shape)} between logging steps")
+
+        return method
+
+
+def test_no_host_sync_in_the_lightning_loop_between_logging_steps():
+    torch.manual_seed(0)
+    module, arm, logger = TD3(**SMALL), ArmBetweenLogs(), CountingLogger()
+    trainer = L.Trainer(max_epochs=1, logger=logger, log_every_n_steps=3, accelerator="cpu", callbacks=[arm],
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    data = DataLoader(SyntheticBatches(7, 8, image_shape=SHAPE, vector_dim=3), batch_size=None)
+    try:
+        trainer.fit(module, data)
+    finally:
+        arm.disarm()
+    assert arm.armed_steps == 5 and logger.steps == [3, 6]
 
 
 def test_the_sync_probe_catches_a_host_read():
