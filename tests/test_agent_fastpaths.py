@@ -253,6 +253,24 @@ def test_no_host_sync_in_non_logging_training_steps(encoder, implementation, cha
         assert module.counter_reads > 0  # the allowance is what let these steps through, not a dead patch
 
 
+def test_fp16_grad_scaler_steps_without_host_sync_only_with_fused_adam():
+    """GradScaler.step reads found_inf on the host for a for-loop/foreach optimizer; a fused one takes it
+    as a tensor (TD3 unscales before clipping, so the scaler passes only found_inf)."""
+    reads = {}
+    for implementation in ("fused", "none"):
+        torch.manual_seed(0)
+        module = SyncProbe(**SMALL, fused_optimizer=implementation)
+        module.logging_steps = module.quiet_steps = module.counter_reads = 0
+        fp16 = MixedPrecision("16-mixed", "cpu", torch.amp.GradScaler("cpu"))
+        try:
+            train(module, 6, log_every=3, plugins=[fp16])
+            reads[implementation] = None
+        except AssertionError as error:
+            reads[implementation] = str(error)
+    assert reads["fused"] is None
+    assert "host sync: Tensor.item" in reads["none"]
+
+
 class CountingLogger(Logger):
     name, version = "counting", 0
 

@@ -87,7 +87,9 @@ class TD3(L.LightningModule):
         gradients several times faster (the whole update ~1.3x at batch 256); it is off by default
         because on CUDA in fp32 it is untested here.
     bf16 autocast is Lightning's (`trainer.precision: bf16-mixed`). No host sync happens in a
-    training step except on logging steps (tested).
+    training step except on logging steps (tested; under fp16's GradScaler only with fused Adam, since
+    its step reads `found_inf` on the host for the other implementations). CUDA graph capture of the
+    update is not implemented.
     """
 
     logs_feature_stats = True  # debug/*_cnn_feature_* come from here; the feature-norm monitor only checks
