@@ -2,6 +2,10 @@
 
 Written files are atomic (temp file, then rename): a run killed mid-write leaves the previous
 checkpoint intact. The sidecar is written before the checkpoint that references it.
+
+Under DDP every rank takes part in the save (Lightning gathers state on all ranks) and writes its own
+replay sidecar(s); only global rank 0 renames the checkpoint, copies `last.ckpt` and prunes, which
+removes every sidecar of a pruned step (`env_steps=N.replay`, `env_steps=N.rank1.replay`, ...).
 """
 
 from __future__ import annotations
@@ -59,8 +63,9 @@ class EnvStepCheckpoint(ModelCheckpoint):
             self.save_now(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """The final state of a finished run (unless it was just saved)."""
-        if not Path(self.dirpath, f"env_steps={trainer.datamodule.env_steps}.ckpt").exists():
+        """The final state of a finished run (unless it was just saved); rank 0 decides for all ranks."""
+        missing = not Path(self.dirpath, f"env_steps={trainer.datamodule.env_steps}.ckpt").exists()
+        if trainer.strategy.broadcast(missing):
             self.save_now(trainer)
 
     def save_now(self, trainer: L.Trainer) -> str:
@@ -72,8 +77,10 @@ class EnvStepCheckpoint(ModelCheckpoint):
         path = dirpath / name
         if self.save_replay:
             dm.save_replay(dirpath / f"env_steps={dm.env_steps}.replay")
-        _atomic(lambda tmp: trainer.save_checkpoint(tmp), path)
+        tmp = path.with_name(path.name + ".tmp")
+        trainer.save_checkpoint(tmp)  # every rank takes part; only global rank 0 writes the file
         if trainer.is_global_zero:
+            os.replace(tmp, path)
             _atomic(lambda tmp: shutil.copyfile(path, tmp), dirpath / "last.ckpt")
             self._prune(dirpath)
         self.last_model_path = str(dirpath / "last.ckpt")
@@ -84,9 +91,10 @@ class EnvStepCheckpoint(ModelCheckpoint):
         saved = sorted(
             (int(m.group(1)), p) for p in dirpath.iterdir() if (m := _NAME.match(p.name)) is not None
         )
-        for _, old in saved[: -self.keep_last]:
+        for steps, old in saved[: -self.keep_last]:
             old.unlink(missing_ok=True)
-            old.with_suffix(".replay").unlink(missing_ok=True)
+            for sidecar in dirpath.glob(f"env_steps={steps}.*replay"):
+                sidecar.unlink(missing_ok=True)
 
     def _find_last_checkpoints(self, trainer: L.Trainer) -> set[str]:
         found = set(super()._find_last_checkpoints(trainer))
