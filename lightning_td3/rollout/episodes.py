@@ -52,7 +52,7 @@ class EpisodeStats:
     route_completion: float = 0.0
     success: bool = False
     termination_reason: str = "running"
-    driving_score: float = float("nan")  # CARLA Leaderboard score, where the env reports one
+    driving_score: float | None = None  # CARLA Leaderboard score, where the env reports one
 
     def update(self, reward: float, info: dict[str, Any]) -> None:
         self.episode_return += float(reward)
@@ -89,7 +89,7 @@ class EpisodeStats:
             "avg_speed": self.avg_speed,
             "route_completion": self.route_completion,
             "success": float(self.success),
-            "driving_score": self.driving_score,
+            "driving_score": float("nan") if self.driving_score is None else self.driving_score,
         }
 
     def state_dict(self) -> dict[str, Any]:
