@@ -100,7 +100,8 @@ CRITIC_TAGS = {"train/critic_loss", "train/q1", "train/q2", "train/target_q", "t
                "gradients/critic_mlp_norm_before_clip", "gradients/critic_mlp_norm_after_clip",
                "lr/actor_cnn", "lr/actor_mlp", "lr/critic_cnn", "lr/critic_mlp"} | {
                f"debug/critic_cnn_feature_{s}" for s in ("l2_norm", "mean", "std", "min", "max")}  # fmt: skip
-ACTOR_TAGS = {"train/actor_loss", "gradients/actor_cnn_norm_before_clip",
+ACTOR_TAGS = {"train/actor_loss", "debug/actor_saturation", "debug/actor_action_mean_0", "debug/actor_action_mean_1",
+              "gradients/actor_cnn_norm_before_clip",
               "gradients/actor_cnn_norm_after_clip", "gradients/actor_mlp_norm_before_clip",
               "gradients/actor_mlp_norm_after_clip"} | {
               f"debug/actor_cnn_feature_{s}" for s in ("l2_norm", "mean", "std", "min", "max")}  # fmt: skip
@@ -250,3 +251,15 @@ def test_batch_that_does_not_match_the_module_is_a_value_error():
     message = r"batch has obs_vector \[8, 5\], action \[8, 2\]; the module has vector_dim 3, action_dim 2"
     with pytest.raises(ValueError, match=message):
         trainer.fit(TD3(**SMALL), data)
+
+
+def test_actor_saturation_and_action_means_are_logged():
+    torch.manual_seed(0)
+    module = TD3(**SMALL, policy_delay=1)
+    with torch.no_grad():
+        module.actor.net[-1].bias.copy_(torch.tensor([20.0, -20.0]))  # tanh pinned at (+1, -1)
+    _, logger = fit(module, 1, log_every=1)
+    row = logger.rows[0][1]
+    assert row["debug/actor_saturation"] == pytest.approx(1.0)
+    assert row["debug/actor_action_mean_0"] == pytest.approx(1.0, abs=1e-3)
+    assert row["debug/actor_action_mean_1"] == pytest.approx(-1.0, abs=1e-3)

@@ -287,6 +287,11 @@ class TD3(L.LightningModule):
         metrics.update(feature_stats("debug/critic_cnn_feature", critic_state[:, :feature_dim]))
         if actor_loss is not None:
             metrics["train/actor_loss"] = actor_loss
+            # a saturated tanh actor (|a| -> 1) hides a flat critic: Adam walks it into a corner of the box
+            action = self.actor(actor_state)
+            metrics["debug/actor_saturation"] = (action.abs() > 0.99).float().mean()
+            for i, mean in enumerate(action.mean(dim=0)):
+                metrics[f"debug/actor_action_mean_{i}"] = mean
             if not self.shared:
                 metrics.update(feature_stats("debug/actor_cnn_feature", actor_state[:, :feature_dim]))
         metrics.update(self._grad_norms)
