@@ -61,10 +61,7 @@ class ReplayStream(IterableDataset):
         if worker.env_steps < self.learning_starts:
             worker.step(self.learning_starts - worker.env_steps, self.policy())
         while worker.env_steps < self.max_env_steps:
-            self.credit += self.env_steps_per_update
-            whole = math.floor(self.credit)
-            self.credit -= whole
-            n = min(whole, self.max_env_steps - worker.env_steps)
+            n = self._steps_before_batch()
             if n:
                 worker.step(n, self.policy())
             if len(self.buffer) < self.batch_size:  # only after resuming with an emptied replay
@@ -75,6 +72,13 @@ class ReplayStream(IterableDataset):
         if self.on_exhausted is not None:
             self.on_exhausted()
 
+    def _steps_before_batch(self) -> int:
+        """Env steps owed before the next batch: the whole part of the accumulated credit."""
+        self.credit += self.env_steps_per_update
+        whole = math.floor(self.credit)
+        self.credit -= whole
+        return min(whole, self.max_env_steps - self.worker.env_steps)
+
     def state_dict(self) -> dict[str, Any]:
         return {"credit": (self.credit.numerator, self.credit.denominator)}
 
@@ -82,7 +86,7 @@ class ReplayStream(IterableDataset):
         self.credit = Fraction(*state["credit"])
 
 
-class AsyncReplayStream(IterableDataset):
+class AsyncReplayStream(ReplayStream):
     """ReplayStream's schedule over a RolloutPool; republishes the actor every `weight_sync_every` updates."""
 
     def __init__(
@@ -98,20 +102,13 @@ class AsyncReplayStream(IterableDataset):
         on_exhausted: Callable[[], None] | None = None,
         on_batch: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__()
-        self.pool = pool
-        self.buffer = buffer
-        self.policy = policy
-        self.batch_size = batch_size
-        self.env_steps_per_update = Fraction(env_steps_per_update).limit_denominator(1000)
-        self.learning_starts = learning_starts
-        self.max_env_steps = max_env_steps
+        super().__init__(pool, buffer, policy, batch_size, env_steps_per_update, learning_starts, max_env_steps,
+                         on_exhausted, on_batch)  # fmt: skip
         self.weight_sync_every = weight_sync_every
-        self.credit = Fraction(0)
-        self.on_exhausted = on_exhausted
-        self.on_batch = on_batch
 
-    __len__ = ReplayStream.__len__
+    @property
+    def pool(self) -> Any:
+        return self.worker
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         pool, module = self.pool, self.policy()
@@ -119,10 +116,7 @@ class AsyncReplayStream(IterableDataset):
         if pool.env_steps < self.learning_starts:
             pool.advance_to(self.learning_starts)
         while pool.env_steps < self.max_env_steps:
-            self.credit += self.env_steps_per_update
-            whole = math.floor(self.credit)
-            self.credit -= whole
-            pool.advance_to(pool.env_steps + min(whole, self.max_env_steps - pool.env_steps))
+            pool.advance_to(pool.env_steps + self._steps_before_batch())
             while len(self.buffer) < self.batch_size:  # only after resuming with an emptied replay
                 pool.advance_to(pool.env_steps + self.batch_size - len(self.buffer))
             updates = _updates(module)
@@ -134,9 +128,6 @@ class AsyncReplayStream(IterableDataset):
         pool.close()
         if self.on_exhausted is not None:
             self.on_exhausted()
-
-    state_dict = ReplayStream.state_dict
-    load_state_dict = ReplayStream.load_state_dict
 
 
 def _updates(module: Any) -> int:
