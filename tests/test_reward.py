@@ -57,6 +57,18 @@ def test_efficiency_is_forward_speed_over_target_plus_moving_bonus_clipped():
     assert reward.raw_terms["efficiency"] == -1.0
 
 
+def test_overspeed_coef_makes_efficiency_fall_above_the_target_speed():
+    reward = fresh(config=RewardConfig(overspeed_coef=3.0))
+    reward(cruising(speed=V, route_progress=1.0))
+    assert reward.raw_terms["efficiency"] == 1.0  # 1 + 0.15, clipped
+    reward(cruising(speed=1.2 * V, route_progress=2.0))
+    assert reward.raw_terms["efficiency"] == pytest.approx(1.0 - 3.0 * 0.2 + 0.15)
+    reward(cruising(speed=2 * V, route_progress=3.0))
+    assert reward.raw_terms["efficiency"] == -1.0  # 1 - 3 + 0.15, clipped
+    reward(cruising(speed=V / 2, route_progress=4.0))
+    assert reward.raw_terms["efficiency"] == pytest.approx(0.5 + 0.15)  # below the target: unchanged
+
+
 def test_lane_keeping_centred_aligned_fast_is_half_and_scales_with_offset_heading_speed():
     reward = fresh()
     reward(cruising())

@@ -41,6 +41,7 @@ class RewardConfig:
     moving_bonus: float = 0.15
     moving_speed: float = 0.5  # m/s: above this (and progressing) the moving bonus is paid
     min_progress: float = 1e-3  # m of route gained on a step that counts as "making progress"
+    overspeed_coef: float = 0.0  # above the target the forward ratio r pays 1 - coef*(r - 1); 0 = flat (reference)
     # lane keeping
     lane_invasion_penalty: float = -1.0
     lane_min_speed: float = 0.1  # m/s: below it the term is 0
@@ -127,6 +128,8 @@ class DrivingReward:
     def efficiency(self, state: DrivingState, gained: float) -> float:
         c = self.config
         forward = state.speed * math.cos(state.heading_error) / max(state.target_speed, 1e-6)
+        if forward > 1.0:
+            forward = 1.0 - c.overspeed_coef * (forward - 1.0)
         moving = state.speed > c.moving_speed and gained > c.min_progress
         return _clip(forward + (c.moving_bonus if moving else 0.0), -1.0, 1.0)
 
