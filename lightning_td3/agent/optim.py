@@ -83,20 +83,21 @@ def make_optimizer(
     raise ValueError(f"optimizer must be 'adam' or 'adamw', got {kind!r}")
 
 
-def apply_implementation(optimizer: torch.optim.Optimizer, implementation: str) -> None:
+def apply_implementation(optimizer: torch.optim.Optimizer, implementation: str, capturable: bool = False) -> None:
     """Re-applies the implementation after `load_state_dict`, which restores the saved groups' flags.
 
-    A fused step keeps its step counters on the parameters' device; the others keep them on the host
-    (reading a host counter is no device sync), so the counters are moved to match.
+    A fused or capturable (CUDA-graph) step keeps its step counters on the parameters' device; the
+    others keep them on the host (reading a host counter is no device sync), so the counters are moved
+    to match.
     """
-    fused = implementation == "fused"
+    on_device = implementation == "fused" or capturable
     for group in optimizer.param_groups:
-        group.update(_flags(implementation))
+        group.update(_flags(implementation), capturable=capturable)
         for p in group["params"]:
             state = optimizer.state.get(p, {})
             step = state.get("step")
-            if isinstance(step, torch.Tensor) and not group.get("capturable", False):
-                state["step"] = step.to(p.device if fused else "cpu", torch.float32)
+            if isinstance(step, torch.Tensor):
+                state["step"] = step.to(p.device if on_device else "cpu", torch.float32)
 
 
 def block_params(optimizer: torch.optim.Optimizer) -> dict[str, list[torch.Tensor]]:

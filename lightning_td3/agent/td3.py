@@ -88,8 +88,10 @@ class TD3(L.LightningModule):
         because on CUDA in fp32 it is untested here.
     bf16 autocast is Lightning's (`trainer.precision: bf16-mixed`). No host sync happens in a
     training step except on logging steps (tested; under fp16's GradScaler only with fused Adam, since
-    its step reads `found_inf` on the host for the other implementations). CUDA graph capture of the
-    update is not implemented.
+    its step reads `found_inf` on the host for the other implementations).
+      cuda_graph: capture the whole update (critic step; actor step and target update on actor
+        steps; every logged metric) as CUDA graphs and replay them (`agent/graphed_update.py`). CUDA
+        only, fp32 or bf16-mixed, one process, batches of one shape; not with `compile`.
     """
 
     logs_feature_stats = True  # debug/*_cnn_feature_* come from here; the feature-norm monitor only checks
@@ -122,6 +124,7 @@ class TD3(L.LightningModule):
         fused_optimizer: Implementation = "auto",
         compile: bool = False,
         channels_last: bool = False,
+        cuda_graph: bool = False,
     ) -> None:
         super().__init__()
         checks = [
@@ -142,6 +145,8 @@ class TD3(L.LightningModule):
              f"fused_optimizer must be one of {IMPLEMENTATIONS}, got {fused_optimizer!r}"),
             (isinstance(compile, bool), f"compile must be true or false, got {compile!r}"),
             (isinstance(channels_last, bool), f"channels_last must be true or false, got {channels_last!r}"),
+            (isinstance(cuda_graph, bool), f"cuda_graph must be true or false, got {cuda_graph!r}"),
+            (not (cuda_graph and compile), "cuda_graph and compile cannot be combined: choose one"),
         ]
         max_norms = {"actor": {"cnn": actor_cnn_max_norm, "mlp": actor_mlp_max_norm},
                      "critic": {"cnn": critic_cnn_max_norm, "mlp": critic_mlp_max_norm}}  # fmt: skip
@@ -176,6 +181,7 @@ class TD3(L.LightningModule):
         self.test_metrics = DrivingEpisodeMetrics()
         self._log_now = False
         self._grad_norms: dict[str, torch.Tensor] = {}
+        self.graphed_update: Any = None  # a GraphedUpdate while training with cuda_graph
 
     # ---- networks ---------------------------------------------------------------------------
     @property
@@ -256,6 +262,9 @@ class TD3(L.LightningModule):
         self._log_now = every > 0 and (self.updates + 1) % every == 0
         actor_step = (self.updates + 1) % hp.policy_delay == 0
         self._grad_norms = {}
+        if self.graphed_update is not None:
+            self._graphed_training_step(batch, actor_step)
+            return
 
         critic_loss, q, target_q, critic_state = self.critic_loss(batch)
         critic_opt.zero_grad(set_to_none=True)
@@ -274,6 +283,17 @@ class TD3(L.LightningModule):
 
         if self._log_now:
             self._log_update(critic_loss, q, target_q, critic_state, actor_loss, actor_state)
+
+    def _graphed_training_step(self, batch: dict[str, torch.Tensor], actor_step: bool) -> None:
+        metrics = self.graphed_update.step(batch, actor_step)
+        actor_opt, critic_opt = self.optimizers()
+        for opt in [critic_opt, actor_opt] if actor_step else [critic_opt]:  # Lightning's step counters
+            opt._on_before_step()
+            opt._on_after_step()
+        self.actor_updates += int(actor_step)
+        self.updates += 1
+        if self._log_now:
+            self._write_metrics(metrics, step=self.updates)
 
     @torch.no_grad()
     def _log_update(self, critic_loss: Tensor, q: Tensor, target_q: Tensor, critic_state: Tensor,
@@ -346,7 +366,24 @@ class TD3(L.LightningModule):
         """A restored optimizer state brings the implementation flags it was saved with: use ours."""
         implementation = resolve_implementation(self.hparams.fused_optimizer, self.device)
         for opt in self.optimizers():
-            apply_implementation(opt.optimizer if hasattr(opt, "optimizer") else opt, implementation)
+            apply_implementation(opt.optimizer if hasattr(opt, "optimizer") else opt, implementation,
+                                 capturable=self.hparams.cuda_graph)  # fmt: skip
+        if self.hparams.cuda_graph:
+            self._check_cuda_graph_setup()
+            from lightning_td3.agent.graphed_update import GraphedUpdate  # imports this module
+
+            self.graphed_update = GraphedUpdate(self)
+
+    def on_train_end(self) -> None:
+        self.graphed_update = None  # the graphs hold device memory; a later fit captures again
+
+    def _check_cuda_graph_setup(self) -> None:
+        if self.device.type != "cuda":
+            raise ValueError(f"cuda_graph needs the module on a CUDA device; it is on {self.device}")
+        if self.trainer.world_size > 1:
+            raise ValueError("cuda_graph runs in one process only (DDP's gradient hooks cannot be captured)")
+        if getattr(self.trainer.precision_plugin, "scaler", None) is not None:
+            raise ValueError("cuda_graph supports precision 32 and bf16-mixed, not 16-mixed (GradScaler)")
 
     # ---- acting -------------------------------------------------------------------------------
     @torch.no_grad()
