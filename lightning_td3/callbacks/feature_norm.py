@@ -4,11 +4,17 @@ Forward hooks on the module's online encoders (`named_encoders()`) capture the 5
 one training step every `every_n_updates`; the statistics are logged as
 `debug/{name}_cnn_feature_{l2_norm,mean,std,min,max}` and checked against thresholds. NaN/Inf or a
 critical norm stops the run with a clear message (TrainingHalted); |Q| and TD error halts are optional.
+
+Gradient alerts (the reference's "0 warnings, 0 critical" criterion), checked on the module's
+logging steps from its `gradients/{network}_{block}_norm_{before,after}_clip`: a warning when a
+block's clipped norm is above its max norm (clipping did not hold), critical when a norm is NaN/Inf.
+Counts are logged as `alerts/{feature_norm,gradient}_{warning,critical}`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
@@ -45,6 +51,8 @@ class FeatureNormMonitor(Callback):
         self.max_td_error = max_td_error
         self.warnings = 0
         self.criticals = 0
+        self.gradient_warnings = 0
+        self.gradient_criticals = 0
         self._armed = False
         self._captured: dict[str, torch.Tensor] = {}
         self._handles: list[Any] = []
@@ -77,6 +85,8 @@ class FeatureNormMonitor(Callback):
         if self._armed:
             self._armed = False
             self._check_features(trainer, pl_module)
+        if getattr(pl_module, "_log_now", False):  # the module just logged its gradient norms
+            self._check_gradients(trainer, pl_module)
         self._check_q_and_td(trainer)
 
     # -- checks -----------------------------------------------------------------------------------
@@ -113,10 +123,28 @@ class FeatureNormMonitor(Callback):
                 rank_zero_warn(f"{name} encoder feature L2 norm {l2:.3g} > {self.warning_threshold:g}")
         if getattr(pl_module, "logs_feature_stats", False):
             logged = {}  # the module logs debug/* on its own cadence; one source per tag
-        logged["alerts/feature_norm_warning"] = float(self.warnings)
-        logged["alerts/feature_norm_critical"] = float(self.criticals)
+        logged.update(self._alert_counts())
         if trainer.logger is not None:
             trainer.logger.log_metrics(logged, step=int(getattr(pl_module, "updates", trainer.global_step)))
+
+    def _alert_counts(self) -> dict[str, float]:
+        return {"alerts/feature_norm_warning": float(self.warnings),
+                "alerts/feature_norm_critical": float(self.criticals),
+                "alerts/gradient_warning": float(self.gradient_warnings),
+                "alerts/gradient_critical": float(self.gradient_criticals)}  # fmt: skip
+
+    def _check_gradients(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        warnings, criticals = gradient_alerts(trainer.callback_metrics, getattr(pl_module, "max_norms", {}))
+        for message in criticals:
+            self.gradient_criticals += 1
+            if self.halt_on_critical:
+                raise TrainingHalted(f"{message} at update {pl_module.updates}: training halted")
+        for message in warnings:
+            self.gradient_warnings += 1
+            rank_zero_warn(message)
+        if (warnings or criticals) and trainer.logger is not None:
+            step = int(getattr(pl_module, "updates", trainer.global_step))
+            trainer.logger.log_metrics(self._alert_counts(), step=step)
 
     def _check_q_and_td(self, trainer: L.Trainer) -> None:
         if self.max_abs_q is None and self.max_td_error is None:
@@ -131,8 +159,35 @@ class FeatureNormMonitor(Callback):
                 raise TrainingHalted(f"{key} = {v:.3g} exceeds its halt limit {limit:g}: training halted")
 
     def state_dict(self) -> dict[str, Any]:
-        return {"warnings": self.warnings, "criticals": self.criticals}
+        return {"warnings": self.warnings, "criticals": self.criticals,
+                "gradient_warnings": self.gradient_warnings, "gradient_criticals": self.gradient_criticals}  # fmt: skip
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.warnings = state_dict["warnings"]
         self.criticals = state_dict["criticals"]
+        self.gradient_warnings = state_dict.get("gradient_warnings", 0)  # checkpoints from before these counts
+        self.gradient_criticals = state_dict.get("gradient_criticals", 0)
+
+
+CLIP_TOLERANCE = 1.01  # clip_grad_norm_ scales by max / (norm + 1e-6); rounding may leave a hair above max
+
+
+def gradient_alerts(
+    metrics: Mapping[str, Any], max_norms: Mapping[str, Mapping[str, float | None]]
+) -> tuple[list[str], list[str]]:
+    """(warnings, criticals) messages for logged `gradients/{network}_{block}_norm_{before,after}_clip`."""
+    warnings, criticals = [], []
+    for key, value in metrics.items():
+        if not (key.startswith("gradients/") and key.endswith("_clip")):
+            continue
+        v = float(value)
+        name = key.removeprefix("gradients/")
+        if not math.isfinite(v):
+            criticals.append(f"gradient {name} is {v}")
+            continue
+        if name.endswith("_norm_after_clip"):
+            network, _, block = name.removesuffix("_norm_after_clip").partition("_")
+            limit = max_norms.get(network, {}).get(block)
+            if limit is not None and v > limit * CLIP_TOLERANCE:
+                warnings.append(f"gradient {name} {v:.3g} is above its max norm {limit:g}")
+    return warnings, criticals
