@@ -49,3 +49,73 @@ def reward_term_shares(scalars: dict[str, tuple[np.ndarray, np.ndarray]]) -> dic
               if tag.startswith("rewards/")}
     total = sum(totals.values())
     return {k: (v / total if total > 0 else 0.0) for k, v in totals.items()}
+
+
+def value_at(scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, env_step: float) -> float:
+    """The tag's last value logged at or before `env_step` env steps (NaN if none), for same-budget tables.
+
+    Tags are logged against updates; `progress/env_steps` maps updates to env steps.
+    """
+    if tag not in scalars or "progress/env_steps" not in scalars:
+        return float("nan")
+    steps, values = scalars[tag]
+    env = np.interp(steps, *scalars["progress/env_steps"])
+    seen = env <= env_step
+    return float(values[seen][-1]) if seen.any() else float("nan")
+
+
+def _window(values: np.ndarray, start: float, stop: float) -> np.ndarray:
+    n = len(values)
+    return values[int(start * n): max(int(stop * n), int(start * n) + 1)]
+
+
+def validation_criteria(scalars: dict[str, tuple[np.ndarray, np.ndarray]], feature_dim: int = 512) -> list[dict]:
+    """The reference system's validation criteria measured on one run: [{criterion, measured, passed}].
+
+    Feature band: 10-100 for 512-d LayerNorm features (a fresh LayerNorm output has L2 ~ sqrt(d));
+    for d-dim features the same band is scaled by sqrt(d / 512). "first/last 10 %" are of the logged
+    points after learning starts.
+    """
+    rows = []
+
+    def add(criterion: str, measured: str, passed: bool) -> None:
+        rows.append({"criterion": criterion, "measured": measured, "passed": bool(passed)})
+
+    scale = float(np.sqrt(feature_dim / 512))
+    low, high = 10 * scale, 100 * scale
+    norms = np.concatenate([scalars[t][1] for t in scalars if t.endswith("_cnn_feature_l2_norm")] or [[]])
+    add(f"encoder feature L2 within {low:.3g}-{high:.3g} throughout ({feature_dim}-d)",
+        f"{norms.min():.3g}-{norms.max():.3g} over {len(norms)} points" if len(norms) else "not logged",
+        len(norms) > 0 and low <= norms.min() and norms.max() <= high)  # fmt: skip
+
+    if "train/critic_loss" in scalars:
+        loss = scalars["train/critic_loss"][1]
+        median = float(np.median(loss))
+        add("critic loss bounded (finite, never 100x its median)",
+            f"median {median:.3g}, max {loss.max():.3g}, last 10 % median {np.median(_window(loss, 0.9, 1)):.3g}",
+            bool(np.isfinite(loss).all()) and loss.max() <= 100 * median)  # fmt: skip
+    if "train/actor_loss" in scalars:
+        actor = np.abs(scalars["train/actor_loss"][1])
+        half = _window(actor, 0.5, 1)
+        add("actor loss stable in magnitude (2nd half: max / median < 10)",
+            f"|actor loss| 2nd half median {np.median(half):.3g}, max {half.max():.3g}",
+            bool(np.isfinite(actor).all()) and half.max() < 10 * np.median(half))  # fmt: skip
+    if "train/td_error" in scalars and "train/target_q" in scalars:
+        td, q = scalars["train/td_error"][1], np.abs(scalars["train/target_q"][1])
+        relative = td / np.maximum(q, 1.0)
+        first, last = np.median(_window(relative, 0, 0.1)), np.median(_window(relative, 0.9, 1))
+        add("TD error decreasing (relative to |target Q|, first vs last 10 %)",
+            f"{first:.3f} -> {last:.3f} (absolute {np.median(_window(td, 0, 0.1)):.3g} -> "
+            f"{np.median(_window(td, 0.9, 1)):.3g})", last < first)  # fmt: skip
+    if "eval/return_mean" in scalars:
+        steps, returns = scalars["eval/return_mean"]
+        slope = float(np.polyfit(steps, returns, 1)[0]) if len(returns) > 1 else float("nan")
+        best_late = float(np.mean(returns[-3:]))
+        add("episode return trending up (eval: slope > 0, mean of last 3 > first)",
+            f"{returns[0]:.0f} -> {best_late:.0f} (max {returns.max():.0f}, slope {slope:.3g}/update)",
+            slope > 0 and best_late > returns[0])  # fmt: skip
+    alerts = {t: final_value(scalars, t) for t in scalars if t.startswith("alerts/")}
+    add("zero feature-norm and gradient alerts",
+        ", ".join(f"{t.split('/')[1]} {v:.0f}" for t, v in sorted(alerts.items())) or "not logged",
+        bool(alerts) and all(v == 0 for v in alerts.values()))  # fmt: skip
+    return rows

@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 from torch.utils.tensorboard import SummaryWriter
 
-from lightning_td3.analysis import final_value, load_scalars, mean_std, reward_term_shares, run_dirs
+from lightning_td3.analysis import (
+    final_value,
+    load_scalars,
+    mean_std,
+    reward_term_shares,
+    run_dirs,
+    validation_criteria,
+    value_at,
+)
 
 
 def test_scalars_merge_event_files_of_a_resumed_run(tmp_path):
@@ -25,3 +33,37 @@ def test_scalars_merge_event_files_of_a_resumed_run(tmp_path):
 
 def test_mean_std_ignores_missing_values():
     assert mean_std([1.0, 3.0, float("nan")]) == (2.0, 1.0)
+
+
+def synthetic_run(steps=100, blowup=False):
+    s = np.arange(steps, dtype=float)
+    critic = np.full(steps, 5.0)
+    if blowup:
+        critic[-1] = 1e4
+    return {
+        "progress/env_steps": (s, 2 * s + 2000),
+        "debug/critic_cnn_feature_l2_norm": (s, np.full(steps, 7.0)),
+        "train/critic_loss": (s, critic),
+        "train/actor_loss": (s, -np.linspace(10, 100, steps)),
+        "train/td_error": (s, np.linspace(10, 20, steps)),
+        "train/target_q": (s, np.linspace(20, 400, steps)),
+        "eval/return_mean": (s[::10], np.linspace(-20, 400, 10)),
+        "alerts/feature_norm_warning": (s[::10], np.zeros(10)),
+        "alerts/gradient_critical": (s[::10], np.zeros(10)),
+    }
+
+
+def test_validation_criteria_pass_a_healthy_run_with_the_band_scaled_to_the_feature_size():
+    rows = validation_criteria(synthetic_run(), feature_dim=50)
+    assert [r["passed"] for r in rows] == [True] * 6
+    assert rows[0]["criterion"] == "encoder feature L2 within 3.12-31.2 throughout (50-d)"
+    assert rows[3]["measured"].startswith("0.281 -> 0.051")  # median td/|q| of the first 10 %: 10.45/37.3
+    failing = validation_criteria(synthetic_run(blowup=True), feature_dim=512)
+    assert [r["passed"] for r in failing][:2] == [False, False]  # 7 < 10; loss spike 1e4 > 100 x median 5
+
+
+def test_value_at_reads_the_budget_in_env_steps():
+    run = synthetic_run()
+    assert value_at(run, "eval/return_mean", 2000 + 2 * 45) == pytest.approx(np.linspace(-20, 400, 10)[4])
+    assert np.isnan(value_at(run, "eval/return_mean", 100))
+    assert np.isnan(value_at(run, "missing", 5000))
