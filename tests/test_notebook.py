@@ -33,4 +33,8 @@ def test_training_report_runs_on_smoke_logs(tmp_path, monkeypatch):
         assert (report / png).stat().st_size > 5000, png
     table = (report / "final_metrics.md").read_text()
     assert "smoke" in table and "±" in table
+    budget = (report / "budget_metrics.md").read_text()
+    assert budget.startswith("at ") and "smoke" in budget
+    validation = (report / "validation.md").read_text()
+    assert "encoder feature L2 within" in validation and "zero feature-norm and gradient alerts" in validation
     assert "2 runs in" in "".join(o.get("text", "") for o in nb.cells[1].outputs)
