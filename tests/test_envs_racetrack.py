@@ -88,6 +88,26 @@ def test_pure_pursuit_on_the_vector_completes_a_lap_with_success():
     assert info["state"]["waypoints_reached"] == int(info["state"]["route_progress"] // 2.0)
 
 
+def test_spawn_anywhere_covers_the_loop_and_each_start_is_a_full_lap_route():
+    env = RacetrackEnv(spawn="anywhere", route_length=60.0)
+    segments = set()
+    for seed in range(12):
+        obs, info = env.reset(seed=seed)
+        segments.add(tuple(info["state"]["extra"]["lane_index"][:2]))
+        assert info["state"]["route_progress"] == 0.0
+        assert abs(info["metrics"]["lateral_offset"]) < 1e-6 and abs(obs["vector"][2]) < 1e-6  # on the lane, aligned
+    assert len(segments) >= 5  # of the loop's 9 segments; "start" always gives ("a", "b")
+    assert {tuple(RacetrackEnv().reset(seed=s)[1]["state"]["extra"]["lane_index"][:2]) for s in range(4)} == {("a", "b")}
+    obs, _ = env.reset(seed=5)
+    for _ in range(100):  # pure pursuit completes the route from a spawn in a curve too
+        obs, _, terminated, _, info = env.step(pure_pursuit(obs["vector"]))
+        if terminated:
+            break
+    assert info["termination_reason"] == contract.ROUTE_COMPLETED
+    with pytest.raises(ValueError, match="spawn must be one of"):
+        RacetrackEnv(spawn="random")
+
+
 def test_steer_right_moves_right_and_brake_stops(env):
     obs, _ = env.reset(seed=4)  # starts on the first straight, aligned with the lane
     for _ in range(3):

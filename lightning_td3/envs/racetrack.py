@@ -48,6 +48,7 @@ from lightning_td3.envs.reward import DrivingReward, RewardConfig  # noqa: E402
 from lightning_td3.envs.stuck import StuckDetector
 
 SCENARIO_TRAFFIC = {0: 1, 1: 3, 2: 6}
+SPAWNS = ("start", "anywhere")
 GRAY_WEIGHTS = [0.2989, 0.5870, 0.1140]
 MIN_SPAWN_GAP = 20.0  # m between spawned vehicles
 
@@ -66,14 +67,22 @@ class _Track(ConnectedLaneRacetrackEnv):
     @classmethod
     def default_config(cls) -> dict:
         config = super().default_config()
-        config.update({"traffic": 0, "initial_speed": 5.0})
+        config.update({"traffic": 0, "initial_speed": 5.0, "spawn": "start"})
         return config
 
     def _make_vehicles(self) -> None:
         rng = self.np_random
+        lane_id = int(rng.integers(2))
+        if self.config["spawn"] == "anywhere":  # uniform over the loop's arc length
+            segments = [(a, b) for a, b in _loop_segments(self.road.network)]
+            lengths = np.array([self.road.network.get_lane((a, b, lane_id)).length for a, b in segments])
+            arc = rng.uniform(0.0, lengths.sum())
+            k = int(np.searchsorted(np.cumsum(lengths), arc, side="right"))
+            segment, longitudinal = segments[k], arc - float(np.concatenate([[0.0], np.cumsum(lengths)])[k])
+        else:  # the reference's start: 20-50 m into the first straight
+            segment, longitudinal = ("a", "b"), rng.uniform(20, 50)
         ego = _ForwardVehicle.make_on_lane(
-            self.road, ("a", "b", int(rng.integers(2))), longitudinal=rng.uniform(20, 50),
-            speed=self.config["initial_speed"],
+            self.road, (*segment, lane_id), longitudinal=longitudinal, speed=self.config["initial_speed"],
         )
         self.controlled_vehicles = [ego]
         self.road.vehicles.append(ego)
@@ -90,18 +99,22 @@ class _Track(ConnectedLaneRacetrackEnv):
                 placed += 1
 
 
+def _loop_segments(network: Any) -> list[tuple[str, str]]:
+    """The track's segments in driving order, from node "a" back to it."""
+    segments, node = [], "a"
+    while True:
+        nxt = next(iter(network.graph[node]))
+        segments.append((node, nxt))
+        node = nxt
+        if node == "a":
+            return segments
+
+
 class _LaneLoop:
     """One lane id followed around the loop: segment order, arc offsets, and sampled centreline."""
 
     def __init__(self, network: Any, lane_id: int, spacing: float) -> None:
-        self.segments: list[tuple[str, str]] = []
-        node = "a"
-        while True:
-            nxt = next(iter(network.graph[node]))
-            self.segments.append((node, nxt))
-            node = nxt
-            if node == "a":
-                break
+        self.segments = _loop_segments(network)
         self.lanes = {seg: network.get_lane((*seg, lane_id)) for seg in self.segments}
         lengths = np.array([self.lanes[seg].length for seg in self.segments])
         self.offsets = dict(zip(self.segments, np.concatenate([[0.0], np.cumsum(lengths)[:-1]]), strict=True))
@@ -129,6 +142,11 @@ _NOT_EPISODE_STATE = ("observation_space", "action_space", "render_mode")
 class RacetrackEnv(gym.Env):
     """Contract env on highway-env's racetrack. Action [steer, throttle_brake] in [-1, 1].
 
+    `spawn`: "start" puts the ego 20-50 m into the first straight (the reference's fixed start, and the
+    evaluation default); "anywhere" spreads episode starts uniformly over the whole loop, so training
+    data covers every curve even before the policy can reach it from the start line. Either way the
+    route is one lap from the spawn point.
+
     `max_stopped_steps` ends an episode (terminated, reason "stuck", the reward's `stuck_penalty`)
     after that many consecutive steps stopped far from the goal. Without it a policy that learns to
     brake fills the replay with 1000-step episodes of a parked car and the critic needs a very long
@@ -150,6 +168,7 @@ class RacetrackEnv(gym.Env):
         image_size: int = contract.IMAGE_SIZE,
         scaling: float = 2.0,
         initial_speed: float = 5.0,
+        spawn: str = "start",
         target_speed: float = 30.0 / 3.6,
         off_road_lateral: float = 2.5,
         max_stopped_steps: int | None = 25,
@@ -160,6 +179,8 @@ class RacetrackEnv(gym.Env):
             raise ValueError("give either traffic or scenario, not both")
         if scenario is not None and scenario not in SCENARIO_TRAFFIC:
             raise ValueError(f"scenario must be one of {sorted(SCENARIO_TRAFFIC)}, got {scenario}")
+        if spawn not in SPAWNS:
+            raise ValueError(f"spawn must be one of {SPAWNS}, got {spawn!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.traffic = SCENARIO_TRAFFIC[scenario] if scenario is not None else int(traffic or 0)
@@ -183,6 +204,7 @@ class RacetrackEnv(gym.Env):
             "other_vehicles": 0,
             "traffic": self.traffic,
             "initial_speed": initial_speed,
+            "spawn": spawn,
         })
         self.observation_space = contract.observation_space(vector_dim(num_waypoints), image_size)
         self.action_space = contract.action_space()
