@@ -27,10 +27,11 @@ sample from host memory (SB3's buffer lives on the CPU; ours is given `--replay-
     python benchmarks/learner.py                                  # CPU, 1 thread, batch 256, ~2 min
     python benchmarks/learner.py --batches 32 128 256 --variants default fast plain     # ~6 min
     python benchmarks/learner.py --device cuda --batches 32 128 256 --updates 300 300 300 --warmup 30 \
-        --variants default fast compiled
+        --variants default fast compiled graphed
 
 Our configurations (`--variants`, see VARIANTS): default = TD3's defaults (fused Adam), fast = +
-channels_last, compiled = fast + compile, plain = torch's for-loop Adam (the module before its fast paths).
+channels_last, compiled = fast + compile, graphed = fast + cuda_graph (CUDA only), plain = torch's
+for-loop Adam (the module before its fast paths).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "fast": {"channels_last": True},
     "compiled": {"channels_last": True, "compile": True},
+    "graphed": {"channels_last": True, "cuda_graph": True},  # CUDA only; warm-up >= 7 covers capture
     "plain": {"fused_optimizer": "none"},
 }
 
@@ -261,6 +263,8 @@ def main() -> None:
         parser.error("--updates needs one count per --batches entry")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
+    if "graphed" in args.variants and not args.device.startswith("cuda"):
+        parser.error("--variants graphed needs --device cuda (CUDA graphs)")
     if min(args.batches) < 1 or args.transitions < max(args.batches) + 2 * EPISODE:
         parser.error("--transitions must exceed the largest batch by a few episodes")
     torch.set_num_threads(args.threads)
