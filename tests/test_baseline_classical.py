@@ -144,3 +144,38 @@ def test_baseline_drives_the_racetrack_far_better_than_random():
     assert controller["route_completion_mean"] > 3 * random["route_completion_mean"]
     assert controller["episode_length_mean"] == 100 and controller["collisions"] == 0
     assert 25.0 < controller["avg_speed_kmh"] < 35.0
+
+
+def test_a_checkpoint_is_evaluated_by_the_same_cli_and_bad_paths_are_one_line_errors(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import lightning as L
+    import torch
+    from torch.utils.data import DataLoader
+
+    from lightning_td3.agent import TD3
+    from lightning_td3.agent.synthetic import SyntheticBatches
+
+    torch.manual_seed(0)
+    module = TD3(image_shape=(4, 84, 84), vector_dim=53, feature_dim=8, hidden_dim=8)
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu")  # fmt: skip
+    trainer.fit(module, DataLoader(SyntheticBatches(1, 4, image_shape=(4, 84, 84), vector_dim=53), batch_size=None))
+    ckpt = tmp_path / "agent.ckpt"
+    trainer.save_checkpoint(ckpt)
+    config = tmp_path / "eval.yaml"
+    config.write_text("data:\n  env: racetrack\n  env_kwargs: {max_episode_steps: 20}\n")
+    base = [sys.executable, "-m", "lightning_td3.baselines", "--config", str(config), "--episodes", "1"]
+    out = subprocess.run([*base, "--policy", "checkpoint", "--ckpt", str(ckpt)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-1000:]
+    result = json.loads(out.stdout)
+    assert result["policy"] == "checkpoint" and result["ckpt"] == str(ckpt) and result["episodes"] == 1
+    assert 1 <= result["episode_length_mean"] <= 20
+    for args, message in (
+        (["--policy", "checkpoint", "--ckpt", str(tmp_path / "missing.ckpt")], "error: checkpoint not found"),
+        (["--policy", "checkpoint"], "error: --ckpt goes with --policy checkpoint"),
+    ):
+        bad = subprocess.run([*base, *args], capture_output=True, text=True)
+        assert bad.returncode == 2 and bad.stderr.startswith(message) and len(bad.stderr.splitlines()) == 1

@@ -1,7 +1,9 @@
-"""`python -m lightning_td3.baselines --config configs/racetrack.yaml [--policy classical|random]`
+"""`python -m lightning_td3.baselines --config configs/racetrack.yaml [--policy classical|random|checkpoint]`
 
-Evaluates a non-learning policy on a training config's eval env, on the same evaluation seeds as
-the agent's `eval/*` metrics, and prints the metrics as JSON.
+Evaluates a policy on a training config's eval env, on the same evaluation seeds as the agent's
+`eval/*` metrics, and prints the metrics as JSON. `--policy checkpoint --ckpt PATH` evaluates a
+trained agent (deterministic actions) with exactly the code and seeds the baselines use, so agent and
+baseline rows of a results table are comparable.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from lightning_td3.rollout.episodes import EVAL_SEED_OFFSET
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lightning_td3.baselines", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="a training config (its data.env / env_kwargs are used)")
-    parser.add_argument("--policy", choices=("classical", "random"), default="classical")
+    parser.add_argument("--policy", choices=("classical", "random", "checkpoint"), default="classical")
+    parser.add_argument("--ckpt", default=None, help="the agent's checkpoint, with --policy checkpoint")
     parser.add_argument("--episodes", type=int, default=None, help="default: the config's data.eval_episodes")
     parser.add_argument("--seed", type=int, default=None, help="default: the config's seed_everything")
     args = parser.parse_args(argv)
@@ -35,20 +38,37 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, yaml.YAMLError) as err:
         print(f"error: cannot read {args.config}: {err}", file=sys.stderr)
         return 2
+    if (args.policy == "checkpoint") != (args.ckpt is not None):
+        print("error: --ckpt goes with --policy checkpoint (and only with it)", file=sys.stderr)
+        return 2
+    if args.ckpt is not None and not Path(args.ckpt).is_file():
+        print(f"error: checkpoint not found: {args.ckpt}", file=sys.stderr)
+        return 2
     data = config.get("data", {})
     env_kwargs = {**(data.get("env_kwargs") or {}), **(data.get("eval_env_kwargs") or {})}
     env = make_env(data.get("env", "racetrack"), **env_kwargs)
     seed = args.seed if args.seed is not None else int(config.get("seed_everything", 0))
     episodes = args.episodes if args.episodes is not None else int(data.get("eval_episodes", 10))
+    frame_stack = 1
     if args.policy == "classical":
         policy: Any = ClassicalController.from_env(env)
+    elif args.policy == "checkpoint":
+        import torch
+
+        from lightning_td3.agent import TD3
+
+        torch.set_num_threads(1)
+        agent = TD3.load_from_checkpoint(args.ckpt, map_location="cpu", weights_only=False).eval()
+        frame_stack = int(agent.hparams.image_shape[0])
+        policy = agent.act
     else:
         rng = np.random.default_rng(seed)
         policy = lambda obs: rng.uniform(-1.0, 1.0, size=2).astype(np.float32)
-    result = evaluate(policy, env, episodes=episodes, seed=seed + EVAL_SEED_OFFSET)
+    result = evaluate(policy, env, episodes=episodes, seed=seed + EVAL_SEED_OFFSET, frame_stack=frame_stack)
     env.close()
     result.pop("per_episode")
-    print(json.dumps({"policy": args.policy, "config": args.config, **result}, indent=2))
+    source = {"ckpt": args.ckpt} if args.ckpt else {}
+    print(json.dumps({"policy": args.policy, "config": args.config, **source, **result}, indent=2))
     return 0
 
 
