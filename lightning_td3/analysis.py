@@ -119,3 +119,14 @@ def validation_criteria(scalars: dict[str, tuple[np.ndarray, np.ndarray]], featu
         ", ".join(f"{t.split('/')[1]} {v:.0f}" for t, v in sorted(alerts.items())) or "not logged",
         bool(alerts) and all(v == 0 for v in alerts.values()))  # fmt: skip
     return rows
+
+
+def env_steps_to_reach(scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, threshold: float) -> float:
+    """Env steps at the first logged value >= threshold (NaN if never): learning speed, e.g. of warm-ups."""
+    if tag not in scalars or "progress/env_steps" not in scalars:
+        return float("nan")
+    steps, values = scalars[tag]
+    reached = np.flatnonzero(values >= threshold)
+    if reached.size == 0:
+        return float("nan")
+    return float(np.interp(steps[reached[0]], *scalars["progress/env_steps"]))

@@ -3,6 +3,7 @@ import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 from lightning_td3.analysis import (
+    env_steps_to_reach,
     final_value,
     load_scalars,
     mean_std,
@@ -67,3 +68,10 @@ def test_value_at_reads_the_budget_in_env_steps():
     assert value_at(run, "eval/return_mean", 2000 + 2 * 45) == pytest.approx(np.linspace(-20, 400, 10)[4])
     assert np.isnan(value_at(run, "eval/return_mean", 100))
     assert np.isnan(value_at(run, "missing", 5000))
+
+
+def test_env_steps_to_reach_maps_the_first_crossing_to_env_steps():
+    run = synthetic_run()  # eval returns -20 ... 400 at updates 0, 10, ..., 90; env steps = 2 * update + 2000
+    first = int(np.argmax(np.linspace(-20, 400, 10) >= 300))  # the 8th evaluation, update 70
+    assert env_steps_to_reach(run, "eval/return_mean", 300) == 2 * 10 * first + 2000
+    assert np.isnan(env_steps_to_reach(run, "eval/return_mean", 1e6))

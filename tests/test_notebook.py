@@ -37,4 +37,5 @@ def test_training_report_runs_on_smoke_logs(tmp_path, monkeypatch):
     assert budget.startswith("at ") and "smoke" in budget
     validation = (report / "validation.md").read_text()
     assert "encoder feature L2 within" in validation and "zero feature-norm and gradient alerts" in validation
+    assert "to return 500" in (report / "learning_speed.md").read_text()
     assert "2 runs in" in "".join(o.get("text", "") for o in nb.cells[1].outputs)
