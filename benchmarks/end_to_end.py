@@ -1,6 +1,7 @@
 """End-to-end throughput of a full `fit` with learning on the embedded env, and where the time goes.
 
     python benchmarks/end_to_end.py [--env-steps 1500] [--batch-size 64] [--ratio 1.0]
+    python benchmarks/end_to_end.py --encoder shared --feature-dim 50 --channels-last   # racetrack.yaml's nets
 
 Prints env steps/s of the whole run and the split between env stepping, acting (policy forward),
 replay (add + sample), updates (training_step, logging excluded), logging and the rest (Lightning).
@@ -69,6 +70,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--ratio", type=float, default=1.0, help="env steps per update (UTD 1 = 1.0)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--encoder", choices=["separate", "shared"], default="separate")
+    parser.add_argument("--feature-dim", type=int, default=512)
+    parser.add_argument("--channels-last", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     L.seed_everything(0, verbose=False)
@@ -76,7 +80,8 @@ def main() -> None:
     dm = TD3DataModule(env="racetrack", env_kwargs={"max_episode_steps": 500}, batch_size=args.batch_size,
                        buffer_size=max(args.env_steps, 1000), learning_starts=args.learning_starts,
                        env_steps_per_update=args.ratio, max_env_steps=args.env_steps, eval_episodes=0)
-    model = TD3(image_shape=dm.image_shape, vector_dim=dm.vector_dim, action_dim=dm.action_dim)
+    model = TD3(image_shape=dm.image_shape, vector_dim=dm.vector_dim, action_dim=dm.action_dim,
+                encoder=args.encoder, feature_dim=args.feature_dim, channels_last=args.channels_last)
     timer = Timer()
     trainer = L.Trainer(max_epochs=-1, logger=L.pytorch.loggers.TensorBoardLogger("/tmp/lightning_td3_e2e"),
                         callbacks=[timer], enable_checkpointing=False, enable_progress_bar=False,
@@ -92,6 +97,7 @@ def main() -> None:
     rows = [("env step/reset", s["env"]), ("act (policy forward)", s["act"]), ("replay add+sample", s["replay"]),
             ("update (training_step)", update), ("logging", s["logging"]),
             ("other (Lightning, stream)", wall - accounted)]
+    print(f"TD3 encoder {args.encoder}, {args.feature_dim}-d features, channels_last {args.channels_last}")
     print(f"{args.env_steps} env steps, {model.updates} updates (batch {args.batch_size}, "
           f"{args.ratio} env steps/update, {args.threads} thread(s)) in {wall:.1f} s")
     print(f"env steps/s: {args.env_steps / wall:.1f}   updates/s: {model.updates / wall:.2f}")
