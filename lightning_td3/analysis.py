@@ -51,8 +51,11 @@ def reward_term_shares(scalars: dict[str, tuple[np.ndarray, np.ndarray]]) -> dic
     return {k: (v / total if total > 0 else 0.0) for k, v in totals.items()}
 
 
-def value_at(scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, env_step: float) -> float:
-    """The tag's last value logged at or before `env_step` env steps (NaN if none), for same-budget tables.
+def value_at(
+    scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, env_step: float, last: int = 1
+) -> float:
+    """Mean of the tag's last `last` values logged at or before `env_step` env steps (NaN if none), for
+    same-budget tables (`last` > 1 averages over the final evaluations, which scatter a lot).
 
     Tags are logged against updates; `progress/env_steps` maps updates to env steps.
     """
@@ -60,8 +63,8 @@ def value_at(scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, env_st
         return float("nan")
     steps, values = scalars[tag]
     env = np.interp(steps, *scalars["progress/env_steps"])
-    seen = env <= env_step
-    return float(values[seen][-1]) if seen.any() else float("nan")
+    seen = values[env <= env_step + 0.5]
+    return float(seen[-last:].mean()) if seen.size else float("nan")
 
 
 def _window(values: np.ndarray, start: float, stop: float) -> np.ndarray:

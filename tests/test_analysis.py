@@ -66,6 +66,8 @@ def test_validation_criteria_pass_a_healthy_run_with_the_band_scaled_to_the_feat
 def test_value_at_reads_the_budget_in_env_steps():
     run = synthetic_run()
     assert value_at(run, "eval/return_mean", 2000 + 2 * 45) == pytest.approx(np.linspace(-20, 400, 10)[4])
+    two_evals = np.linspace(-20, 400, 10)[3:5].mean()
+    assert value_at(run, "eval/return_mean", 2000 + 2 * 45, last=2) == pytest.approx(two_evals)
     assert np.isnan(value_at(run, "eval/return_mean", 100))
     assert np.isnan(value_at(run, "missing", 5000))
 
