@@ -43,6 +43,8 @@ for run in "${runs[@]}"; do
     --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/last.ckpt" > "$OUT/eval_$name.json"
 done
 
+python scripts/eval_table.py "$OUT" > "$OUT/eval_table.md"
+
 # plots (PNG) and tables (markdown) of the report notebook
 TRAINING_REPORT_LOGS=$PWD/$LOGS TRAINING_REPORT_OUT=$PWD/$OUT TRAINING_REPORT_BUDGET=30000 \
   jupyter nbconvert --to notebook --execute --output /tmp/training_report.ipynb notebooks/training_report.ipynb
