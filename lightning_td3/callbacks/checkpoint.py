@@ -78,7 +78,7 @@ class EnvStepCheckpoint(ModelCheckpoint):
         if self.save_replay:
             dm.save_replay(dirpath / f"env_steps={dm.env_steps}.replay")
         tmp = path.with_name(path.name + ".tmp")
-        trainer.save_checkpoint(tmp)  # every rank takes part; only global rank 0 writes the file
+        trainer.save_checkpoint(tmp, weights_only=False)  # every rank takes part; only global rank 0 writes
         if trainer.is_global_zero:
             os.replace(tmp, path)
             _atomic(lambda tmp: shutil.copyfile(path, tmp), dirpath / "last.ckpt")
