@@ -88,6 +88,7 @@ class TD3CLI(LightningCLI):
             logger._version = int(match.group(1))
 
     def before_fit(self) -> None:
+        self.model.check_cuda_graph_setup(self.trainer)  # before anything is written
         self._resume_into_same_version()
 
 

@@ -118,6 +118,7 @@ def test_resume_with_last_finds_the_newest_run(tmp_path):
         (["--data.env_kwargs", "{bogus: 1}"], "unexpected keyword argument 'bogus'"),
         (["--model.tau", "0"], "tau must be in (0, 1]"),
         (["--ckpt_path", "missing.ckpt"], "checkpoint not found: missing.ckpt"),
+        (["--model.cuda_graph", "true"], "cuda_graph needs the module on a CUDA device; it is on cpu"),
     ],
 )
 def test_bad_input_is_one_line_error_and_nothing_written(tmp_path, args, message):

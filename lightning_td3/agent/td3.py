@@ -369,7 +369,7 @@ class TD3(L.LightningModule):
             apply_implementation(opt.optimizer if hasattr(opt, "optimizer") else opt, implementation,
                                  capturable=self.hparams.cuda_graph)  # fmt: skip
         if self.hparams.cuda_graph:
-            self._check_cuda_graph_setup()
+            self.check_cuda_graph_setup(self.trainer)
             from lightning_td3.agent.graphed_update import GraphedUpdate  # imports this module
 
             self.graphed_update = GraphedUpdate(self)
@@ -377,12 +377,16 @@ class TD3(L.LightningModule):
     def on_train_end(self) -> None:
         self.graphed_update = None  # the graphs hold device memory; a later fit captures again
 
-    def _check_cuda_graph_setup(self) -> None:
-        if self.device.type != "cuda":
-            raise ValueError(f"cuda_graph needs the module on a CUDA device; it is on {self.device}")
-        if self.trainer.world_size > 1:
+    def check_cuda_graph_setup(self, trainer: L.Trainer) -> None:
+        """Raises a one-line ValueError where `cuda_graph` cannot run (the CLI calls it before fitting)."""
+        if not self.hparams.cuda_graph:
+            return
+        device = trainer.strategy.root_device
+        if device.type != "cuda":
+            raise ValueError(f"cuda_graph needs the module on a CUDA device; it is on {device.type}")
+        if trainer.world_size > 1:
             raise ValueError("cuda_graph runs in one process only (DDP's gradient hooks cannot be captured)")
-        if getattr(self.trainer.precision_plugin, "scaler", None) is not None:
+        if getattr(trainer.precision_plugin, "scaler", None) is not None:
             raise ValueError("cuda_graph supports precision 32 and bf16-mixed, not 16-mixed (GradScaler)")
 
     # ---- acting -------------------------------------------------------------------------------
