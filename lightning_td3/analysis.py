@@ -54,12 +54,15 @@ def reward_term_shares(scalars: dict[str, tuple[np.ndarray, np.ndarray]]) -> dic
 def value_at(
     scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, env_step: float, last: int = 1
 ) -> float:
-    """Mean of the tag's last `last` values logged at or before `env_step` env steps (NaN if none), for
-    same-budget tables (`last` > 1 averages over the final evaluations, which scatter a lot).
+    """Mean of the tag's last `last` values logged at or before `env_step` env steps, for same-budget
+    tables (`last` > 1 averages the final evaluations, which scatter a lot). NaN if there is none or the
+    run stopped short of `env_step`.
 
     Tags are logged against updates; `progress/env_steps` maps updates to env steps.
     """
     if tag not in scalars or "progress/env_steps" not in scalars:
+        return float("nan")
+    if scalars["progress/env_steps"][1].max() < 0.99 * env_step:  # the run stopped short of the budget
         return float("nan")
     steps, values = scalars[tag]
     env = np.interp(steps, *scalars["progress/env_steps"])

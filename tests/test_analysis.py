@@ -69,6 +69,7 @@ def test_value_at_reads_the_budget_in_env_steps():
     two_evals = np.linspace(-20, 400, 10)[3:5].mean()
     assert value_at(run, "eval/return_mean", 2000 + 2 * 45, last=2) == pytest.approx(two_evals)
     assert np.isnan(value_at(run, "eval/return_mean", 100))
+    assert np.isnan(value_at(run, "eval/return_mean", 2000 + 2 * 99 + 500))  # the run ended before that
     assert np.isnan(value_at(run, "missing", 5000))
 
 
