@@ -12,7 +12,8 @@ How (PyTorch's whole-network capture recipe):
   capture; the next one is captured and then replayed, so it also trains on its batch;
 - one graph per kind of update (critic only, critic + actor + targets), chosen on the host by the step
   counter, as the eager path does;
-- Adam runs `capturable` (its step counter on the device), clipping is `clip_blocks` (no host reads).
+- Adam runs `capturable` (its step counter on the device); clipping (`TD3.clip_gradients`) reads nothing
+  on the host.
 
 The same body runs eagerly when `capture=False`: that is what the CPU tests compare against the Lightning
 path, so the maths of the graph is checked on every machine; the capture itself needs CUDA.
@@ -26,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from lightning_td3.agent.optim import clip_blocks
 from lightning_td3.agent.td3 import feature_stats
 
 if TYPE_CHECKING:
@@ -62,13 +62,13 @@ class GraphedUpdate:
         for i, q_i in enumerate(q.detach()):
             metrics[f"train/q{i + 1}"] = q_i.mean()
         metrics.update(feature_stats("debug/critic_cnn_feature", critic_state.detach()[:, :feature_dim]))
-        metrics.update(_clip(critic_opt, m.max_norms["critic"], "critic"))
+        metrics.update(m.clip_gradients(critic_opt, measure=True))
         critic_opt.step()
 
         if actor_step:
             actor_loss, actor_state = m.actor_loss(batch, critic_state)
             actor_loss.backward()
-            metrics.update(_clip(actor_opt, m.max_norms["actor"], "actor"))
+            metrics.update(m.clip_gradients(actor_opt, measure=True))
             actor_opt.step()
             with torch.no_grad():
                 action = m.actor(actor_state)
@@ -150,15 +150,6 @@ class GraphedUpdate:
     def _zero_grads(self) -> None:
         for opt in self.module.optimizers():
             (opt.optimizer if hasattr(opt, "optimizer") else opt).zero_grad(set_to_none=True)
-
-
-def _clip(optimizer: torch.optim.Optimizer, max_norms: dict[str, float | None], network: str) -> dict[str, Tensor]:
-    norms = clip_blocks(optimizer, max_norms, measure=True)
-    out = {}
-    for block, (before, after) in norms.items():
-        out[f"gradients/{network}_{block}_norm_before_clip"] = before
-        out[f"gradients/{network}_{block}_norm_after_clip"] = after
-    return out
 
 
 class _autocast_without_cache:

@@ -343,10 +343,16 @@ class TD3(L.LightningModule):
             # Lightning leaves a fused optimizer's gradients scaled (its step could unscale them), but
             # clipping must see unscaled ones: unscale here; scaler.step then skips its own unscaling
             scaler.unscale_(optimizer)
+        self._grad_norms.update(self.clip_gradients(optimizer, measure=self._log_now))
+
+    def clip_gradients(self, optimizer: torch.optim.Optimizer, measure: bool) -> dict[str, Tensor]:
+        """Per-block clipping of one optimizer's gradients; `gradients/*` norms when `measure`."""
         network = optimizer.param_groups[0]["network"]
-        for block, (before, after) in clip_blocks(optimizer, self.max_norms[network], self._log_now).items():
-            self._grad_norms[f"gradients/{network}_{block}_norm_before_clip"] = before
-            self._grad_norms[f"gradients/{network}_{block}_norm_after_clip"] = after
+        metrics = {}
+        for block, (before, after) in clip_blocks(optimizer, self.max_norms[network], measure).items():
+            metrics[f"gradients/{network}_{block}_norm_before_clip"] = before
+            metrics[f"gradients/{network}_{block}_norm_after_clip"] = after
+        return metrics
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         hp = self.hparams
