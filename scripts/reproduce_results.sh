@@ -24,6 +24,9 @@ runs=(
   "ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --seed_everything 0 --data.max_env_steps 30000"
   "ablation_no_delay_seed0 --config configs/ablations/no_delay.yaml --seed_everything 0 --data.max_env_steps 30000"
   "classical_warmup_seed0 --data.warmup.kind classical --seed_everything 0 --data.max_env_steps 30000"
+  # two more no-LayerNorm seeds at 20k, compared with the main seeds at 20k
+  "ablation_no_layernorm_seed1 --config configs/ablations/no_layernorm.yaml --seed_everything 1 --data.max_env_steps 20000"
+  "ablation_no_layernorm_seed2 --config configs/ablations/no_layernorm.yaml --seed_everything 2 --data.max_env_steps 20000"
 )
 for run in "${runs[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
@@ -48,3 +51,6 @@ python scripts/eval_table.py "$OUT" > "$OUT/eval_table.md"
 # plots (PNG) and tables (markdown) of the report notebook
 TRAINING_REPORT_LOGS=$PWD/$LOGS TRAINING_REPORT_OUT=$PWD/$OUT TRAINING_REPORT_BUDGET=30000 \
   jupyter nbconvert --to notebook --execute --output /tmp/training_report.ipynb notebooks/training_report.ipynb
+TRAINING_REPORT_LOGS=$PWD/$LOGS TRAINING_REPORT_OUT=/tmp/report20k TRAINING_REPORT_BUDGET=20000 \
+  jupyter nbconvert --to notebook --execute --output /tmp/training_report_20k.ipynb notebooks/training_report.ipynb
+cp /tmp/report20k/budget_metrics.md "$OUT/budget_metrics_20k.md"
