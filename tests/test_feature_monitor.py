@@ -61,12 +61,22 @@ def test_gradient_warning_fires_when_clipping_does_not_hold(monkeypatch):
 
 
 def test_feature_thresholds_warn_and_halt():
-    monitor = FeatureNormMonitor(every_n_updates=2, warning_threshold=0.1, critical_threshold=1e4)
+    monitor = FeatureNormMonitor(every_n_updates=2, warning_threshold=0.1, critical_threshold=1e4, reference_dim=None)
     with pytest.warns(UserWarning, match="critic encoder feature L2 norm .* > 0.1"):
         fit(monitor)
     assert monitor.warnings == 3 and monitor.criticals == 0  # updates 0, 2, 4 of 6
-    halting = FeatureNormMonitor(every_n_updates=2, warning_threshold=0.1, critical_threshold=0.2)
+    halting = FeatureNormMonitor(every_n_updates=2, warning_threshold=0.1, critical_threshold=0.2, reference_dim=None)
     with pytest.raises(TrainingHalted, match="exceeds the critical threshold 0.2 at update 1: training halted"):
         fit(halting)
     assert FeatureNormMonitor().state_dict() == {"warnings": 0, "criticals": 0, "gradient_warnings": 0,
                                                  "gradient_criticals": 0}  # fmt: skip
+
+
+def test_thresholds_scale_with_the_feature_size():
+    """Given for 512-d features; the module here has 32-d ones: sqrt(32 / 512) = 1/4."""
+    monitor = FeatureNormMonitor(every_n_updates=2, warning_threshold=2.0, critical_threshold=1e4)
+    with pytest.warns(UserWarning, match=r"critic encoder feature L2 norm .* > 0.5$"):
+        fit(monitor)  # fresh 32-d LayerNorm features have L2 ~ 4: above 2 / 4, below 2
+    assert monitor.thresholds == (0.5, 2500.0) and monitor.warnings == 3
+    with pytest.raises(ValueError, match="reference_dim must be >= 1 or None"):
+        FeatureNormMonitor(reference_dim=0)

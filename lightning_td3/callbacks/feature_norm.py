@@ -36,7 +36,11 @@ class FeatureNormMonitor(Callback):
         halt_on_critical: bool = True,
         max_abs_q: float | None = None,
         max_td_error: float | None = None,
+        reference_dim: int | None = 512,
     ) -> None:
+        """Thresholds are for `reference_dim`-d features (the reference's 512-d, where a LayerNorm output
+        has L2 ~ sqrt(512) ~ 22.6); for the module's `feature_dim` d they are scaled by
+        sqrt(d / reference_dim). `reference_dim=None` applies them as given."""
         if every_n_updates < 1:
             raise ValueError(f"every_n_updates must be >= 1, got {every_n_updates}")
         if not 0 < warning_threshold < critical_threshold:
@@ -44,8 +48,12 @@ class FeatureNormMonitor(Callback):
                 f"need 0 < warning_threshold < critical_threshold, got {warning_threshold}, {critical_threshold}"
             )
         self.every_n_updates = every_n_updates
+        if reference_dim is not None and reference_dim < 1:
+            raise ValueError(f"reference_dim must be >= 1 or None, got {reference_dim}")
         self.warning_threshold = warning_threshold
         self.critical_threshold = critical_threshold
+        self.reference_dim = reference_dim
+        self.thresholds = (warning_threshold, critical_threshold)  # in effect for this fit (scaled)
         self.halt_on_critical = halt_on_critical
         self.max_abs_q = max_abs_q
         self.max_td_error = max_td_error
@@ -59,6 +67,9 @@ class FeatureNormMonitor(Callback):
 
     # -- hooks on the encoders --------------------------------------------------------------------
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        feature_dim = getattr(getattr(pl_module, "hparams", {}), "get", lambda *_: None)("feature_dim")
+        scale = math.sqrt(feature_dim / self.reference_dim) if feature_dim and self.reference_dim else 1.0
+        self.thresholds = (self.warning_threshold * scale, self.critical_threshold * scale)
         for name, encoder in pl_module.named_encoders().items():
             self._handles.append(encoder.register_forward_hook(self._capture(name)))
 
@@ -111,16 +122,17 @@ class FeatureNormMonitor(Callback):
                     f"{prefix}_max": float(f.max()),
                 }
             )
-            if l2 > self.critical_threshold:
+            warning_threshold, critical_threshold = self.thresholds
+            if l2 > critical_threshold:
                 self.criticals += 1
                 if self.halt_on_critical:
                     raise TrainingHalted(
                         f"{name} encoder feature L2 norm {l2:.3g} exceeds the critical threshold "
-                        f"{self.critical_threshold:g} at update {pl_module.updates}: training halted"
+                        f"{critical_threshold:.3g} at update {pl_module.updates}: training halted"
                     )
-            elif l2 > self.warning_threshold:
+            elif l2 > warning_threshold:
                 self.warnings += 1
-                rank_zero_warn(f"{name} encoder feature L2 norm {l2:.3g} > {self.warning_threshold:g}")
+                rank_zero_warn(f"{name} encoder feature L2 norm {l2:.3g} > {warning_threshold:.3g}")
         if getattr(pl_module, "logs_feature_stats", False):
             logged = {}  # the module logs debug/* on its own cadence; one source per tag
         logged.update(self._alert_counts())
