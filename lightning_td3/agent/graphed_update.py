@@ -27,8 +27,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from lightning_td3.agent.td3 import feature_stats
-
 if TYPE_CHECKING:
     from lightning_td3.agent.td3 import TD3
 
@@ -53,33 +51,20 @@ class GraphedUpdate:
         """One update on `batch`; returns every metric as a device tensor (no host reads anywhere)."""
         m = self.module
         actor_opt, critic_opt = (opt.optimizer if hasattr(opt, "optimizer") else opt for opt in m.optimizers())
-        feature_dim = m.hparams.feature_dim
 
         critic_loss, q, target_q, critic_state = m.critic_loss(batch)
         critic_loss.backward()
-        metrics = {"train/critic_loss": critic_loss.detach(), "train/target_q": target_q.mean(),
-                   "train/td_error": (q - target_q).abs().mean().detach()}  # fmt: skip
-        for i, q_i in enumerate(q.detach()):
-            metrics[f"train/q{i + 1}"] = q_i.mean()
-        metrics.update(feature_stats("debug/critic_cnn_feature", critic_state.detach()[:, :feature_dim]))
-        metrics.update(m.clip_gradients(critic_opt, measure=True))
+        grad_norms = m.clip_gradients(critic_opt, measure=True)
         critic_opt.step()
 
+        actor_loss = actor_state = None
         if actor_step:
             actor_loss, actor_state = m.actor_loss(batch, critic_state)
             actor_loss.backward()
-            metrics.update(m.clip_gradients(actor_opt, measure=True))
+            grad_norms.update(m.clip_gradients(actor_opt, measure=True))
             actor_opt.step()
-            with torch.no_grad():
-                action = m.actor(actor_state)
-                metrics["train/actor_loss"] = actor_loss.detach()
-                metrics["debug/actor_saturation"] = (action.abs() > 0.99).float().mean()
-                for i, mean in enumerate(action.mean(dim=0)):
-                    metrics[f"debug/actor_action_mean_{i}"] = mean
-                if not m.shared:
-                    metrics.update(feature_stats("debug/actor_cnn_feature", actor_state.detach()[:, :feature_dim]))
             m.update_targets()
-        return metrics
+        return {**m.update_metrics(critic_loss, q, target_q, critic_state, actor_loss, actor_state), **grad_norms}
 
     # ---- driving it -----------------------------------------------------------------------------------
     def step(self, batch: dict[str, Tensor], actor_step: bool) -> dict[str, Tensor]:

@@ -295,10 +295,15 @@ class TD3(L.LightningModule):
         if self._log_now:
             self._write_metrics(metrics, step=self.updates)
 
-    @torch.no_grad()
     def _log_update(self, critic_loss: Tensor, q: Tensor, target_q: Tensor, critic_state: Tensor,
                     actor_loss: Tensor | None, actor_state: Tensor | None) -> None:  # fmt: skip
-        """train/*, gradients/*, debug/* of this update; actor ones only when the actor updated."""
+        metrics = self.update_metrics(critic_loss, q, target_q, critic_state, actor_loss, actor_state)
+        self._write_metrics({**metrics, **self._grad_norms}, step=self.updates)
+
+    @torch.no_grad()
+    def update_metrics(self, critic_loss: Tensor, q: Tensor, target_q: Tensor, critic_state: Tensor,
+                       actor_loss: Tensor | None, actor_state: Tensor | None) -> dict[str, Tensor]:  # fmt: skip
+        """train/* and debug/* of this update (detached, on the device); actor ones only when it updated."""
         feature_dim = self.hparams.feature_dim
         metrics = {"train/critic_loss": critic_loss, "train/target_q": target_q.mean(),
                    "train/td_error": (q - target_q).abs().mean()}  # fmt: skip
@@ -314,8 +319,7 @@ class TD3(L.LightningModule):
                 metrics[f"debug/actor_action_mean_{i}"] = mean
             if not self.shared:
                 metrics.update(feature_stats("debug/actor_cnn_feature", actor_state[:, :feature_dim]))
-        metrics.update(self._grad_norms)
-        self._write_metrics(metrics, step=self.updates)
+        return {name: value.detach() for name, value in metrics.items()}
 
     def _write_metrics(self, metrics: dict[str, Tensor], step: int) -> None:
         """Write straight to the loggers at step `updates`, with one host sync for all values.

@@ -67,7 +67,7 @@ class FeatureNormMonitor(Callback):
 
     # -- hooks on the encoders --------------------------------------------------------------------
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        feature_dim = getattr(getattr(pl_module, "hparams", {}), "get", lambda *_: None)("feature_dim")
+        feature_dim = getattr(pl_module, "hparams", {}).get("feature_dim")
         scale = math.sqrt(feature_dim / self.reference_dim) if feature_dim and self.reference_dim else 1.0
         self.thresholds = (self.warning_threshold * scale, self.critical_threshold * scale)
         for name, encoder in pl_module.named_encoders().items():
