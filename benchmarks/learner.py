@@ -31,16 +31,19 @@ sample from host memory (SB3's buffer lives on the CPU; ours is given `--replay-
 
 Our configurations (`--variants`, see VARIANTS): default = TD3's defaults (fused Adam), fast = +
 channels_last, compiled = fast + compile, graphed = fast + cuda_graph (CUDA only), plain = torch's
-for-loop Adam (the module before its fast paths).
+for-loop Adam (the module before its fast paths); bf16 / graphed_bf16 = fast / graphed under the
+Trainer's bf16-mixed autocast (CUDA only).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import statistics
 import tempfile
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -69,8 +72,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "fast": {"channels_last": True},
     "compiled": {"channels_last": True, "compile": True},
     "graphed": {"channels_last": True, "cuda_graph": True},  # CUDA only; warm-up >= 7 covers capture
+    "bf16": {"channels_last": True},  # CUDA only, with the Trainer's bf16-mixed precision (PRECISION)
+    "graphed_bf16": {"channels_last": True, "cuda_graph": True},
     "plain": {"fused_optimizer": "none"},
 }
+PRECISION: dict[str, str] = {"bf16": "bf16-mixed", "graphed_bf16": "bf16-mixed"}  # others: "32-true"
 
 
 def sync(device: str) -> None:
@@ -133,10 +139,10 @@ def make_ours(encoder: str, variant: str) -> TD3:
 
 
 def ours_updates_per_s(module: TD3, buffer: FrameReplayBuffer, batch_size: int, updates: int, warmup: int,
-                       device: str, log_dir: str) -> float:  # fmt: skip
+                       device: str, log_dir: str, precision: str = "32-true") -> float:  # fmt: skip
     timer = UpdateTimer(warmup, device)
     trainer = L.Trainer(
-        max_epochs=1, accelerator="cuda" if device.startswith("cuda") else "cpu", devices=1,
+        max_epochs=1, accelerator="cuda" if device.startswith("cuda") else "cpu", devices=1, precision=precision,
         logger=TensorBoardLogger(log_dir, name="learner"), log_every_n_steps=50,
         callbacks=[timer, FeatureNormMonitor(every_n_updates=100)], enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False,
@@ -220,14 +226,24 @@ def sb3_updates_per_s(model: Any, batch_size: int, updates: int, warmup: int, de
 
 
 # ---- main ----------------------------------------------------------------------------------------------
-def interleaved(runs: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
-    """Each repeat runs every side once, alternating the order so that drifting load hits both alike."""
+def interleaved(runs: dict[str, Callable[[], float]], repeats: int) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Each repeat runs every side once, alternating the order so that drifting load hits both alike.
+
+    A side that raises is reported (traceback on stderr) and dropped, so that one fast path that cannot
+    run on this machine does not cost the other numbers. Returns (rates, failures)."""
     results: dict[str, list[float]] = {name: [] for name in runs}
+    failures: dict[str, str] = {}
     names = list(runs)
     for r in range(repeats):
         for name in names if r % 2 == 0 else names[::-1]:
-            results[name].append(runs[name]())
-    return results
+            if name in failures:
+                continue
+            try:
+                results[name].append(runs[name]())
+            except Exception as error:  # noqa: BLE001 - reported below, the run goes on
+                traceback.print_exc()
+                failures[name] = f"{type(error).__name__}: {error}".splitlines()[0][:120]
+    return results, failures
 
 
 def make_runs(modules: dict[str, TD3], sb3: Any, buffer: FrameReplayBuffer, batch_size: int, count: int,
@@ -235,8 +251,8 @@ def make_runs(modules: dict[str, TD3], sb3: Any, buffer: FrameReplayBuffer, batc
     """One timed run per side: each call trains the same model further (steady state, no re-setup)."""
     runs: dict[str, Callable[[], float]] = {}
     for variant, module in modules.items():
-        runs[f"ours {variant}"] = lambda m=module: ours_updates_per_s(
-            m, buffer, batch_size, count, args.warmup, args.device, log_dir
+        runs[f"ours {variant}"] = lambda m=module, v=variant: ours_updates_per_s(
+            m, buffer, batch_size, count, args.warmup, args.device, log_dir, PRECISION.get(v, "32-true")
         )
     runs["SB3"] = lambda: sb3_updates_per_s(sb3, batch_size, count, args.warmup, args.device)
     return runs
@@ -263,8 +279,9 @@ def main() -> None:
         parser.error("--updates needs one count per --batches entry")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
-    if "graphed" in args.variants and not args.device.startswith("cuda"):
-        parser.error("--variants graphed needs --device cuda (CUDA graphs)")
+    cuda_only = sorted({"graphed", "bf16", "graphed_bf16"} & set(args.variants))
+    if cuda_only and not args.device.startswith("cuda"):
+        parser.error(f"--variants {' '.join(cuda_only)} need --device cuda (CUDA graphs, bf16 autocast)")
     if min(args.batches) < 1 or args.transitions < max(args.batches) + 2 * EPISODE:
         parser.error("--transitions must exceed the largest batch by a few episodes")
     torch.set_num_threads(args.threads)
@@ -287,9 +304,12 @@ def main() -> None:
                 if torch.get_num_threads() != args.threads:  # a library must not have changed it
                     raise RuntimeError(f"torch threads changed to {torch.get_num_threads()}")
                 runs = make_runs(modules, sb3, buffer, batch_size, count, args, log_dir)
-                results = interleaved(runs, args.repeats)
-                reference = statistics.median(results["SB3"])
+                results, failures = interleaved(runs, args.repeats)
+                reference = statistics.median(results["SB3"]) if "SB3" not in failures else math.nan
                 for name, values in results.items():
+                    if name in failures:
+                        print(f"{encoder:>8} {batch_size:>5} {name:>14}   failed: {failures[name]}", flush=True)
+                        continue
                     rate = statistics.median(values)
                     ratio = f"{rate / reference:6.2f}" if name != "SB3" else f"{'':6}"
                     each = " ".join(f"{v:.2f}" for v in values)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from lightning_td3.agent.td3 import TD3
 from lightning_td3.callbacks.checkpoint import EnvStepCheckpoint
@@ -106,7 +107,8 @@ def main(args: list[str] | None = None) -> None:
             args=args,
             parser_kwargs={"exit_on_error": False},
         )
-    except (ArgumentError, ValueError, FileNotFoundError, ReplaySidecarError, TrainingHalted) as err:
+    except (ArgumentError, ValueError, FileNotFoundError, MisconfigurationException, ReplaySidecarError,
+            TrainingHalted) as err:  # fmt: skip
         print(f"lightning-td3: error: {_one_line(err)}", file=sys.stderr)
         sys.exit(2 if not isinstance(err, TrainingHalted) else 3)
 

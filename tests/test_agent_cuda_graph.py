@@ -19,6 +19,15 @@ SMALL = dict(image_shape=SHAPE, vector_dim=3, feature_dim=32, hidden_dim=16)
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
+@pytest.fixture
+def deterministic_cudnn():
+    """Same convolution algorithms run to run: the comparisons below then see the graph, not cuDNN's choice."""
+    flags = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    yield
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = flags
+
+
 class EagerGraphBody(TD3):
     """Routes training through GraphedUpdate's body without capture: the graph's maths, run on CPU."""
 
@@ -91,7 +100,7 @@ def test_cuda_graph_is_refused_clearly_where_it_cannot_run():
 @needs_cuda
 @pytest.mark.parametrize("encoder", ["separate", "shared"])
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
-def test_captured_update_agrees_with_eager_on_cuda(encoder, precision):
+def test_captured_update_agrees_with_eager_on_cuda(encoder, precision, deterministic_cudnn):
     """12 updates: 3 eager warm-up updates of each kind, then capture and replays of both graphs."""
     reference, graphed = build(encoder=encoder), build(RecordsGraphs, encoder=encoder, cuda_graph=True)
     fit(reference, 12, accelerator="cuda", precision=precision)
@@ -112,3 +121,37 @@ def test_feature_norm_monitor_sees_replayed_features():
     module.critic_encoder.register_forward_hook(lambda m, i, o: seen.append(float(o.norm(dim=1).mean())))
     fit(module, 12, accelerator="cuda", callbacks=[monitor])
     assert len(seen) >= 12 and all(s > 0 for s in seen[-4:])
+
+
+class ArmSyncErrors(L.Callback):
+    """CUDA's sync debug mode set to "error" for the non-logging steps from update `start` on: any device ->
+    host read, stream synchronize or blocking copy inside those loop iterations raises."""
+
+    def __init__(self, start: int) -> None:
+        self.start, self.armed_steps = start, 0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        if module.updates >= self.start and (module.updates + 1) % trainer.log_every_n_steps != 0:
+            self.armed_steps += 1
+            torch.cuda.set_sync_debug_mode("error")
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+@needs_cuda
+@pytest.mark.parametrize("cuda_graph", [False, True])
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_no_device_sync_between_logging_steps_on_cuda(cuda_graph, precision):
+    """Updates 10-19 (after the graphs' capture at 7 and 8), logging every 5th: 8 steps run armed."""
+    batches = [{k: v.cuda() for k, v in batch.items()}
+               for batch in SyntheticBatches(20, 8, seed=3, image_shape=SHAPE, vector_dim=3)]  # fmt: skip
+    module, arm = build(cuda_graph=cuda_graph), ArmSyncErrors(start=10)
+    trainer = L.Trainer(max_epochs=1, logger=False, log_every_n_steps=5, accelerator="cuda", devices=1,
+                        precision=precision, callbacks=[arm], enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)  # fmt: skip
+    try:
+        trainer.fit(module, DataLoader(batches, batch_size=None))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert arm.armed_steps == 8 and module.updates == 20

@@ -74,3 +74,25 @@ def test_bad_shapes_raise_one_line_value_errors():
         PixelEncoder((4, 36, 36))(random_frames(2, (4, 40, 40)))
     with pytest.raises(ValueError, match="feature_dim"):
         PixelEncoder(feature_dim=0)
+
+
+def test_layer_norm_fc_normalizes_the_features_only():
+    """DrQ-v2's placement: no LayerNorm between the convs, one on the FC output (still bounded)."""
+    encoder = PixelEncoder((4, 84, 84), feature_dim=50, layer_norm="fc")
+    assert layer_norm_shapes(encoder) == [[50]]
+    assert PixelEncoder((4, 84, 84), layer_norm=True).layer_norm == "all"
+    assert PixelEncoder((4, 84, 84), layer_norm=False).layer_norm == "none"
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (8, 4, 84, 84), dtype=torch.uint8)
+    with torch.no_grad():
+        for layer in encoder.net:  # blow up the conv weights: the LayerNorm'd output must not follow
+            if isinstance(layer, torch.nn.Conv2d):
+                layer.weight.mul_(100.0)
+        features = encoder(images)
+    # ReLU of a standardized 50-d vector: L2 norm below sqrt(50) ~ 7.07 whatever the conv scale
+    assert features.shape == (8, 50) and float(features.norm(dim=1).max()) <= 50**0.5 + 1e-4
+
+
+def test_layer_norm_placement_is_validated():
+    with pytest.raises(ValueError, match="layer_norm must be true, false or one of"):
+        PixelEncoder((4, 84, 84), layer_norm="conv")

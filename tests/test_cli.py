@@ -119,6 +119,9 @@ def test_resume_with_last_finds_the_newest_run(tmp_path):
         (["--model.tau", "0"], "tau must be in (0, 1]"),
         (["--ckpt_path", "missing.ckpt"], "checkpoint not found: missing.ckpt"),
         (["--model.cuda_graph", "true"], "cuda_graph needs the module on a CUDA device; it is on cpu"),
+        (["--model.layer_norm", "conv"], 'Parser key "model.layer_norm"'),
+        pytest.param(["--trainer.accelerator", "gpu"], "No supported gpu backend found",
+                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
     ],
 )
 def test_bad_input_is_one_line_error_and_nothing_written(tmp_path, args, message):

@@ -72,6 +72,14 @@ def test_feature_thresholds_warn_and_halt():
                                                  "gradient_criticals": 0}  # fmt: skip
 
 
+def test_q_and_td_error_limits_halt_at_the_first_logging_step():
+    fit(FeatureNormMonitor(max_abs_q=1e6, max_td_error=1e6))  # healthy values: no halt
+    with pytest.raises(TrainingHalted, match=r"train/td_error = \S+ exceeds its halt limit 1e-09: training halted"):
+        fit(FeatureNormMonitor(max_td_error=1e-9))
+    with pytest.raises(TrainingHalted, match=r"train/q1 = \S+ exceeds its halt limit 1e-09"):
+        fit(FeatureNormMonitor(max_abs_q=1e-9))
+
+
 def test_thresholds_scale_with_the_feature_size():
     """Given for 512-d features; the module here has 32-d ones: sqrt(32 / 512) = 1/4."""
     monitor = FeatureNormMonitor(every_n_updates=2, warning_threshold=2.0, critical_threshold=1e4)

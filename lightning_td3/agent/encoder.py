@@ -1,11 +1,14 @@
 """LayerNorm pixel encoder: stacked uint8 frames -> a bounded feature vector.
 
 The reference system's CNN features grew to an L2 norm of ~7e12 because nothing bounded them.
-A LayerNorm after every conv and after the FC keeps every layer's activations at unit scale
-(the 512-d output has an L2 norm of ~16 at any input scale), so the heads see stable inputs.
+A LayerNorm after the FC bounds what the heads read (the 512-d output has an L2 norm of ~16 at any
+input scale). Where the LayerNorms sit is `layer_norm`: "all" (after every conv and after the FC, the
+reference's fix), "fc" (after the FC only, DrQ-v2's placement) or "none" (the ablation).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -13,8 +16,20 @@ from torch import nn
 
 from lightning_td3.agent.compiling import CompilableModule
 
+LayerNormPlacement = Literal["all", "fc", "none"]
+LAYER_NORM_PLACEMENTS: tuple[str, ...] = ("all", "fc", "none")
+
 # (out_channels, kernel, stride) of the Nature-DQN trunk used by the reference system.
 CONV_LAYERS: tuple[tuple[int, int, int], ...] = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
+
+
+def layer_norm_placement(layer_norm: bool | str) -> str:
+    """"all" / "fc" / "none"; true and false (older configs and checkpoints) mean "all" and "none"."""
+    if isinstance(layer_norm, bool):
+        return "all" if layer_norm else "none"
+    if layer_norm not in LAYER_NORM_PLACEMENTS:
+        raise ValueError(f"layer_norm must be true, false or one of {LAYER_NORM_PLACEMENTS}, got {layer_norm!r}")
+    return layer_norm
 
 
 def conv_output_shapes(image_shape: tuple[int, int, int]) -> list[tuple[int, int, int]]:
@@ -46,7 +61,7 @@ class PixelEncoder(CompilableModule):
         self,
         image_shape: tuple[int, int, int] = (4, 84, 84),
         feature_dim: int = 512,
-        layer_norm: bool = True,
+        layer_norm: bool | LayerNormPlacement = True,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
@@ -56,7 +71,7 @@ class PixelEncoder(CompilableModule):
             raise ValueError(f"feature_dim must be >= 1, got {feature_dim}")
         self.image_shape = tuple(int(s) for s in image_shape)
         self.feature_dim = feature_dim
-        self.layer_norm = layer_norm
+        self.layer_norm = layer_norm_placement(layer_norm)
         self.channels_last = bool(channels_last)
 
         layers: list[nn.Module] = []
@@ -64,13 +79,13 @@ class PixelEncoder(CompilableModule):
         shapes = conv_output_shapes(self.image_shape)
         for (channels, kernel, stride), shape in zip(CONV_LAYERS, shapes, strict=True):
             layers.append(nn.Conv2d(in_channels, channels, kernel, stride))
-            layers.append(nn.LayerNorm(list(shape)) if layer_norm else nn.Identity())
+            layers.append(nn.LayerNorm(list(shape)) if self.layer_norm == "all" else nn.Identity())
             layers.append(nn.ReLU())
             in_channels = channels
         layers.append(nn.Flatten())
         flat_dim = in_channels * shape[1] * shape[2]
         layers.append(nn.Linear(flat_dim, feature_dim))
-        layers.append(nn.LayerNorm(feature_dim) if layer_norm else nn.Identity())
+        layers.append(nn.LayerNorm(feature_dim) if self.layer_norm != "none" else nn.Identity())
         layers.append(nn.ReLU())
         self.net = nn.Sequential(*layers)
 

@@ -117,7 +117,8 @@ class GraphedUpdate:
         self._zero_grads()
         torch.cuda.synchronize()
         try:
-            with torch.cuda.graph(graph), _autocast_without_cache():
+            # thread_local: CUDA work of other threads (an async evaluation acting) may go on meanwhile
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"), _autocast_without_cache():
                 self.outputs[actor_step] = self.body(self.static_batch, actor_step)
         finally:
             for handle in handles:

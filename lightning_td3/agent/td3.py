@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_td3.agent.compiling import CompilableModule
-from lightning_td3.agent.encoder import PixelEncoder
+from lightning_td3.agent.encoder import LAYER_NORM_PLACEMENTS, LayerNormPlacement, PixelEncoder
 from lightning_td3.agent.episode_metrics import DrivingEpisodeMetrics
 from lightning_td3.agent.networks import Actor, Critic
 from lightning_td3.agent.optim import (
@@ -73,6 +73,8 @@ class TD3(L.LightningModule):
     reads its own encoder. encoder="shared": one encoder trained by the critic loss only; the actor
     reads its features detached. Shared-mode encoder diagnostics are logged under `critic` names
     only (there is one encoder, and the actor optimizer then has no `cnn` block).
+    layer_norm: where the encoders' LayerNorms sit: true / "all" after every conv and the FC, "fc"
+    after the FC only (DrQ-v2), false / "none" nowhere (see agent/encoder.py).
 
     Fast paths (each changes speed only; results agree with the plain path to float rounding, tested
     in tests/test_agent_fastpaths.py; benchmarks/learner.py times them):
@@ -103,7 +105,7 @@ class TD3(L.LightningModule):
         action_dim: int = 2,
         feature_dim: int = 512,
         hidden_dim: int = 256,
-        layer_norm: bool = True,
+        layer_norm: bool | LayerNormPlacement = True,
         encoder: Literal["separate", "shared"] = "separate",
         num_critics: int = 2,
         gamma: float = 0.99,
@@ -132,6 +134,8 @@ class TD3(L.LightningModule):
             (vector_dim >= 0, f"vector_dim must be >= 0, got {vector_dim}"),
             (action_dim >= 1, f"action_dim must be >= 1, got {action_dim}"),
             (feature_dim >= 1 and hidden_dim >= 1, "feature_dim and hidden_dim must be >= 1"),
+            (layer_norm in (True, False, *LAYER_NORM_PLACEMENTS),
+             f"layer_norm must be true, false or one of {LAYER_NORM_PLACEMENTS}, got {layer_norm!r}"),
             (encoder in ("separate", "shared"), f"encoder must be 'separate' or 'shared', got {encoder!r}"),
             (num_critics in (1, 2), f"num_critics must be 1 or 2, got {num_critics}"),
             (0.0 <= gamma <= 1.0, f"gamma must be in [0, 1], got {gamma}"),

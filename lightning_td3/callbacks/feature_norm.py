@@ -96,9 +96,9 @@ class FeatureNormMonitor(Callback):
         if self._armed:
             self._armed = False
             self._check_features(trainer, pl_module)
-        if getattr(pl_module, "_log_now", False):  # the module just logged its gradient norms
+        if getattr(pl_module, "_log_now", True):  # the module just logged: fresh gradient norms, Q, TD error
             self._check_gradients(trainer, pl_module)
-        self._check_q_and_td(trainer)
+            self._check_q_and_td(trainer)
 
     # -- checks -----------------------------------------------------------------------------------
     def _check_features(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -161,7 +161,7 @@ class FeatureNormMonitor(Callback):
     def _check_q_and_td(self, trainer: L.Trainer) -> None:
         if self.max_abs_q is None and self.max_td_error is None:
             return
-        metrics = trainer.callback_metrics  # refreshed on logging steps only: no per-step host sync
+        metrics = trainer.callback_metrics  # refreshed on logging steps only (reading a device value syncs)
         for key, limit in (("train/q1", self.max_abs_q), ("train/td_error", self.max_td_error)):
             value = metrics.get(key)
             if limit is None or value is None:
