@@ -120,7 +120,9 @@ def test_feature_norm_monitor_sees_replayed_features():
     seen = []
     module.critic_encoder.register_forward_hook(lambda m, i, o: seen.append(float(o.norm(dim=1).mean())))
     fit(module, 12, accelerator="cuda", callbacks=[monitor])
-    assert len(seen) >= 12 and all(s > 0 for s in seen[-4:])
+    # the hook reads on the host, which a capture forbids: it is kept out of the capture and runs once per
+    # update (3 + 3 eager warm-up updates, then every replay, the captures' own included)
+    assert len(seen) == 12 and all(s > 0 for s in seen[-6:])
 
 
 class ArmSyncErrors(L.Callback):

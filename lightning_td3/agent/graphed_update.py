@@ -113,6 +113,11 @@ class GraphedUpdate:
         def record(module: torch.nn.Module, inputs: tuple, output: Tensor) -> None:
             records.append((module, inputs, output))
 
+        # the encoders' own forward hooks (a feature monitor's, a user's) stay out of the capture: one that
+        # reads a value on the host would break it; they run after every replay instead
+        user_hooks = [(encoder, dict(encoder._forward_hooks)) for encoder in encoders]
+        for encoder in encoders:
+            encoder._forward_hooks.clear()
         handles = [encoder.register_forward_hook(record) for encoder in encoders]
         self._zero_grads()
         torch.cuda.synchronize()
@@ -123,12 +128,15 @@ class GraphedUpdate:
         finally:
             for handle in handles:
                 handle.remove()
+            for encoder, hooks in user_hooks:
+                encoder._forward_hooks.update(hooks)
         self.graphs[actor_step] = graph
         self.encoder_outputs[actor_step] = records
 
     def _replay_forward_hooks(self, actor_step: bool) -> None:
-        """Forward hooks (the feature-norm monitor's) do not run inside a replay: call them with the
-        static features the replay just wrote. Those hooks must read, not keep, the tensors."""
+        """Forward hooks (the feature-norm monitor's) do not run inside a replay (nor during capture): call
+        them with the static features the replay just wrote. The next replay overwrites those tensors, so a
+        hook that keeps one must read it before then."""
         for module, inputs, output in self.encoder_outputs.get(actor_step, []):
             for hook in module._forward_hooks.values():
                 hook(module, inputs, output)
