@@ -72,6 +72,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "fast": {"channels_last": True},
     "compiled": {"channels_last": True, "compile": True},
     "graphed": {"channels_last": True, "cuda_graph": True},  # CUDA only; warm-up >= 7 covers capture
+    "graphed_nchw": {"cuda_graph": True},  # channels_last is a CPU (oneDNN) win; on CUDA it is measured here
     "bf16": {"channels_last": True},  # CUDA only, with the Trainer's bf16-mixed precision (PRECISION)
     "graphed_bf16": {"channels_last": True, "cuda_graph": True},
     "plain": {"fused_optimizer": "none"},
@@ -279,7 +280,7 @@ def main() -> None:
         parser.error("--updates needs one count per --batches entry")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
-    cuda_only = sorted({"graphed", "bf16", "graphed_bf16"} & set(args.variants))
+    cuda_only = sorted({"graphed", "graphed_nchw", "bf16", "graphed_bf16"} & set(args.variants))
     if cuda_only and not args.device.startswith("cuda"):
         parser.error(f"--variants {' '.join(cuda_only)} need --device cuda (CUDA graphs, bf16 autocast)")
     if min(args.batches) < 1 or args.transitions < max(args.batches) + 2 * EPISODE:

@@ -87,7 +87,7 @@ class TD3(L.LightningModule):
         eager. The first updates pay the compile time (tens of seconds on CPU).
       channels_last: run the encoders' convs on NHWC activations. On CPU this makes the conv weight
         gradients several times faster (the whole update ~1.3x at batch 256); it is off by default
-        because on CUDA in fp32 it is untested here.
+        because on CUDA (H200, fp32, eager) it was 0.8-0.9x as fast (benchmarks/README.md).
     bf16 autocast is Lightning's (`trainer.precision: bf16-mixed`). No host sync happens in a
     training step except on logging steps (tested; under fp16's GradScaler only with fused Adam, since
     its step reads `found_inf` on the host for the other implementations).
