@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Reproduces docs/RESULTS.md: 3 main seeds, 4 ablations, the classical warm-up run, the baselines, a
-# 10-episode evaluation of every final checkpoint, and the report's tables and plots.
-# Each run is ~40-50 min of one CPU core; JOBS runs go in parallel (default 2).
+# Reproduces docs/RESULTS.md: every training run of its tables, the baselines, a 10-episode evaluation of
+# every final checkpoint, and the report's tables and plots.
+# Each 40k run is ~30-35 min of one CPU core; JOBS runs go in parallel (default 2): about 5 hours in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -14,19 +14,27 @@ fit() {  # name, extra args
   OMP_NUM_THREADS=1 lightning-td3 fit --config configs/racetrack.yaml "$@" --trainer.enable_progress_bar false \
     --trainer.logger.init_args.name "$name" > "$LOGS/$name.log" 2>&1
 }
+OLD="--model.critic_mlp_lr 3e-4 --model.actor_mlp_lr 3e-4"  # the heads' rate before session 3 (lr3e-4_* runs)
 runs=(
+  # configs/racetrack.yaml as it is (heads at 1e-3), and its no-LayerNorm ablation
   "main_seed0 --seed_everything 0"
   "main_seed1 --seed_everything 1"
   "main_seed2 --seed_everything 2"
   "ablation_no_layernorm_seed0 --config configs/ablations/no_layernorm.yaml --seed_everything 0"
-  # these four ran at 30k env steps in docs/RESULTS.md (session time); compare them at 30k
-  "ablation_single_critic_seed0 --config configs/ablations/single_critic.yaml --seed_everything 0 --data.max_env_steps 30000"
-  "ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --seed_everything 0 --data.max_env_steps 30000"
-  "ablation_no_delay_seed0 --config configs/ablations/no_delay.yaml --seed_everything 0 --data.max_env_steps 30000"
-  "classical_warmup_seed0 --data.warmup.kind classical --seed_everything 0 --data.max_env_steps 30000"
-  # two more no-LayerNorm seeds at 20k, compared with the main seeds at 20k
-  "ablation_no_layernorm_seed1 --config configs/ablations/no_layernorm.yaml --seed_everything 1 --data.max_env_steps 20000"
-  "ablation_no_layernorm_seed2 --config configs/ablations/no_layernorm.yaml --seed_everything 2 --data.max_env_steps 20000"
+  # the same with the heads at 3e-4: the previous main config, its four ablations, LayerNorm after the FC
+  # only (DrQ-v2's placement) and the classical warm-up
+  "lr3e-4_main_seed0 $OLD --seed_everything 0"
+  "lr3e-4_main_seed1 $OLD --seed_everything 1"
+  "lr3e-4_main_seed2 $OLD --seed_everything 2"
+  "lr3e-4_ablation_no_layernorm_seed0 --config configs/ablations/no_layernorm.yaml $OLD --seed_everything 0"
+  "lr3e-4_ablation_no_layernorm_seed1 --config configs/ablations/no_layernorm.yaml $OLD --seed_everything 1"
+  "lr3e-4_ablation_no_layernorm_seed2 --config configs/ablations/no_layernorm.yaml $OLD --seed_everything 2"
+  "lr3e-4_ablation_single_critic_seed0 --config configs/ablations/single_critic.yaml $OLD --seed_everything 0"
+  "lr3e-4_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml $OLD --seed_everything 0"
+  "lr3e-4_ablation_no_delay_seed0 --config configs/ablations/no_delay.yaml $OLD --seed_everything 0"
+  "lr3e-4_ln_fc_seed0 --model.layer_norm fc $OLD --seed_everything 0"
+  "lr3e-4_ln_fc_seed1 --model.layer_norm fc $OLD --seed_everything 1"
+  "lr3e-4_classical_warmup_seed0 --data.warmup.kind classical $OLD --seed_everything 0 --data.max_env_steps 30000"
 )
 for run in "${runs[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
@@ -42,7 +50,6 @@ for policy in classical random; do
 done
 for run in "${runs[@]}"; do
   name=${run%% *}
-  [[ $run == *"max_env_steps 20000"* ]] && continue  # compared at 20k in the budget table only
   OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml --episodes 10 \
     --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/last.ckpt" > "$OUT/eval_$name.json"
 done
@@ -50,7 +57,7 @@ done
 python scripts/eval_table.py "$OUT" > "$OUT/eval_table.md"
 
 # plots (PNG) and tables (markdown) of the report notebook
-TRAINING_REPORT_LOGS=$PWD/$LOGS TRAINING_REPORT_OUT=$PWD/$OUT TRAINING_REPORT_BUDGET=30000 \
+TRAINING_REPORT_LOGS=$PWD/$LOGS TRAINING_REPORT_OUT=$PWD/$OUT TRAINING_REPORT_BUDGET=40000 \
   jupyter nbconvert --to notebook --execute --output /tmp/training_report.ipynb notebooks/training_report.ipynb
 TRAINING_REPORT_LOGS=$PWD/$LOGS TRAINING_REPORT_OUT=/tmp/report20k TRAINING_REPORT_BUDGET=20000 \
   jupyter nbconvert --to notebook --execute --output /tmp/training_report_20k.ipynb notebooks/training_report.ipynb
