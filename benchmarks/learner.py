@@ -280,7 +280,7 @@ def main() -> None:
         parser.error("--updates needs one count per --batches entry")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
-    cuda_only = sorted({"graphed", "graphed_nchw", "bf16", "graphed_bf16"} & set(args.variants))
+    cuda_only = sorted(v for v in args.variants if VARIANTS[v].get("cuda_graph") or v in PRECISION)
     if cuda_only and not args.device.startswith("cuda"):
         parser.error(f"--variants {' '.join(cuda_only)} need --device cuda (CUDA graphs, bf16 autocast)")
     if min(args.batches) < 1 or args.transitions < max(args.batches) + 2 * EPISODE:

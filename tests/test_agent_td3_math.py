@@ -176,6 +176,7 @@ def test_act_without_vector_and_bad_observations():
     [(dict(policy_delay=0), "policy_delay must be >= 1"),
      (dict(tau=0.0), r"tau must be in \(0, 1\]"),
      (dict(tau=1.5), r"tau must be in \(0, 1\]"),
+     (dict(layer_norm="conv"), r"layer_norm must be true, false or one of \(.all., .fc., .none.\), got .conv."),
      (dict(num_critics=3), "num_critics must be 1 or 2"),
      (dict(encoder="twin"), "encoder must be 'separate' or 'shared'"),
      (dict(gamma=1.1), r"gamma must be in \[0, 1\]"),

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_td3.agent.compiling import CompilableModule
-from lightning_td3.agent.encoder import LAYER_NORM_PLACEMENTS, LayerNormPlacement, PixelEncoder
+from lightning_td3.agent.encoder import LayerNormPlacement, PixelEncoder, layer_norm_placement
 from lightning_td3.agent.episode_metrics import DrivingEpisodeMetrics
 from lightning_td3.agent.networks import Actor, Critic
 from lightning_td3.agent.optim import (
@@ -134,8 +134,6 @@ class TD3(L.LightningModule):
             (vector_dim >= 0, f"vector_dim must be >= 0, got {vector_dim}"),
             (action_dim >= 1, f"action_dim must be >= 1, got {action_dim}"),
             (feature_dim >= 1 and hidden_dim >= 1, "feature_dim and hidden_dim must be >= 1"),
-            (layer_norm in (True, False, *LAYER_NORM_PLACEMENTS),
-             f"layer_norm must be true, false or one of {LAYER_NORM_PLACEMENTS}, got {layer_norm!r}"),
             (encoder in ("separate", "shared"), f"encoder must be 'separate' or 'shared', got {encoder!r}"),
             (num_critics in (1, 2), f"num_critics must be 1 or 2, got {num_critics}"),
             (0.0 <= gamma <= 1.0, f"gamma must be in [0, 1], got {gamma}"),
@@ -159,6 +157,7 @@ class TD3(L.LightningModule):
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        layer_norm_placement(layer_norm)  # raises on an unknown placement, before anything is built
         self.save_hyperparameters()
         self.automatic_optimization = False
 
