@@ -16,11 +16,13 @@ fit() {  # name, extra args
 }
 OLD="--model.critic_mlp_lr 3e-4 --model.actor_mlp_lr 3e-4"  # the heads' rate before session 3 (lr3e-4_* runs)
 runs=(
-  # configs/racetrack.yaml as it is (heads at 1e-3), and its no-LayerNorm ablation
+  # configs/racetrack.yaml as it is (heads at 1e-3), and its ablations measured at that rate
   "main_seed0 --seed_everything 0"
   "main_seed1 --seed_everything 1"
   "main_seed2 --seed_everything 2"
   "ablation_no_layernorm_seed0 --config configs/ablations/no_layernorm.yaml --seed_everything 0"
+  "ablation_single_critic_seed0 --config configs/ablations/single_critic.yaml --seed_everything 0"
+  "ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --seed_everything 0"
   # the same with the heads at 3e-4: the previous main config, its four ablations, LayerNorm after the FC
   # only (DrQ-v2's placement) and the classical warm-up
   "lr3e-4_main_seed0 $OLD --seed_everything 0"
