@@ -8,7 +8,7 @@ reference's fix), "fc" (after the FC only, DrQ-v2's placement) or "none" (the ab
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +17,7 @@ from torch import nn
 from lightning_td3.agent.compiling import CompilableModule
 
 LayerNormPlacement = Literal["all", "fc", "none"]
-LAYER_NORM_PLACEMENTS: tuple[str, ...] = ("all", "fc", "none")
+LAYER_NORM_PLACEMENTS: tuple[str, ...] = get_args(LayerNormPlacement)
 
 # (out_channels, kernel, stride) of the Nature-DQN trunk used by the reference system.
 CONV_LAYERS: tuple[tuple[int, int, int], ...] = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
