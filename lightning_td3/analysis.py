@@ -136,3 +136,35 @@ def env_steps_to_reach(scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: s
     if reached.size == 0:
         return float("nan")
     return float(np.interp(steps[reached[0]], *scalars["progress/env_steps"]))
+
+
+def probability_of_improvement(a: Iterable[float], b: Iterable[float]) -> float:
+    """P(a run of A scores above a run of B) over every (A, B) pair of runs, ties counting half.
+
+    rliable's robust "does A beat B" for few seeds (Agarwal et al., 2021): 1.0 means every run of A beat
+    every run of B; 0.5 means no difference in ranking.
+    """
+    x, y = np.asarray(list(a), dtype=np.float64), np.asarray(list(b), dtype=np.float64)
+    if x.size == 0 or y.size == 0:
+        raise ValueError("probability_of_improvement needs at least one run on each side")
+    diff = x[:, None] - y[None, :]
+    return float(((diff > 0) + 0.5 * (diff == 0)).mean())
+
+
+def bootstrap_difference_ci(
+    a: Iterable[float], b: Iterable[float], confidence: float = 0.95, resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of mean(A) - mean(B), resampling each group's runs separately.
+
+    With one run on a side that side contributes no spread: the interval then only says how much the
+    other side's seeds scatter, which is why tables built on it also give the run counts.
+    """
+    x, y = np.asarray(list(a), dtype=np.float64), np.asarray(list(b), dtype=np.float64)
+    if x.size == 0 or y.size == 0:
+        raise ValueError("bootstrap_difference_ci needs at least one run on each side")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    rng = np.random.default_rng(seed)
+    diff = rng.choice(x, (resamples, x.size)).mean(1) - rng.choice(y, (resamples, y.size)).mean(1)
+    low, high = np.quantile(diff, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(low), float(high)

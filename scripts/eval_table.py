@@ -1,30 +1,39 @@
-"""Markdown table of the 10-episode evaluations written by scripts/reproduce_results.sh (docs/results/eval_*.json).
+"""Markdown tables of the 10-episode evaluations written by scripts/reproduce_results.sh (docs/results/eval_*.json).
 
-    python scripts/eval_table.py docs/results
+    python scripts/eval_table.py docs/results                  # every policy, mean ± std over runs
+    python scripts/eval_table.py docs/results --against main   # how clearly `main` beats each of the others
+
+Files are grouped by name with the `_seedN` suffix removed; a group's runs are its seeds.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from lightning_td3.analysis import bootstrap_difference_ci, probability_of_improvement
 
 COLUMNS = [("return", "return_mean"), ("success", "success_rate"), ("route completion", "route_completion_mean"),
            ("avg speed km/h", "avg_speed_kmh"), ("collisions/km", "collisions_per_km"),
            ("lane invasions/km", "lane_invasions_per_km"), ("episode length", "episode_length_mean")]  # fmt: skip
 
 
-def main(folder: str) -> None:
+def load_groups(folder: str) -> dict[str, list[dict]]:
     groups: dict[str, list[dict]] = defaultdict(list)
     for path in sorted(Path(folder).glob("eval_*.json")):
         name = path.stem.removeprefix("eval_")
         groups[re.sub(r"_seed\d+$", "", name)].append(json.loads(path.read_text()))
-    print("| policy | runs | " + " | ".join(label for label, _ in COLUMNS) + " |")
-    print("|---|---:|" + "---:|" * len(COLUMNS))
+    return dict(groups)
+
+
+def metrics_table(groups: dict[str, list[dict]]) -> list[str]:
+    lines = ["| policy | runs | " + " | ".join(label for label, _ in COLUMNS) + " |",
+             "|---|---:|" + "---:|" * len(COLUMNS)]  # fmt: skip
     for group, results in groups.items():
         cells = []
         for _, key in COLUMNS:
@@ -35,8 +44,35 @@ def main(folder: str) -> None:
                 cells.append(f"{values[0]:.0f} ± {results[0]['return_std']:.0f} (episodes)")
             else:
                 cells.append(f"{values[0]:.3g}")
-        print(f"| {group} | {len(results)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {group} | {len(results)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def comparison_table(groups: dict[str, list[dict]], against: str) -> list[str]:
+    """Return of `against` minus each other group's, a bootstrap 95 % interval over runs, and P(improvement)."""
+    if against not in groups:
+        raise SystemExit(f"error: no evaluations of '{against}' (groups: {', '.join(groups)})")
+    ours = [r["return_mean"] for r in groups[against]]
+    lines = [f"| policy | runs | return | {against} − policy | 95 % interval (bootstrap over runs) "
+             f"| P({against} > policy) |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for group, results in groups.items():
+        if group == against:
+            continue
+        theirs = [r["return_mean"] for r in results]
+        low, high = bootstrap_difference_ci(ours, theirs)
+        lines.append(f"| {group} | {len(theirs)} | {np.mean(theirs):.0f} | {np.mean(ours) - np.mean(theirs):+.0f} "
+                     f"| [{low:+.0f}, {high:+.0f}] | {probability_of_improvement(ours, theirs):.2f} |")  # fmt: skip
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", default="docs/results")
+    parser.add_argument("--against", help="compare this group's eval return with every other group's")
+    args = parser.parse_args()
+    groups = load_groups(args.folder)
+    print("\n".join(comparison_table(groups, args.against) if args.against else metrics_table(groups)))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "docs/results")
+    main()

@@ -3,10 +3,12 @@ import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 from lightning_td3.analysis import (
+    bootstrap_difference_ci,
     env_steps_to_reach,
     final_value,
     load_scalars,
     mean_std,
+    probability_of_improvement,
     reward_term_shares,
     run_dirs,
     validation_criteria,
@@ -78,3 +80,26 @@ def test_env_steps_to_reach_maps_the_first_crossing_to_env_steps():
     first = int(np.argmax(np.linspace(-20, 400, 10) >= 300))  # the 8th evaluation, update 70
     assert env_steps_to_reach(run, "eval/return_mean", 300) == 2 * 10 * first + 2000
     assert np.isnan(env_steps_to_reach(run, "eval/return_mean", 1e6))
+
+
+def test_probability_of_improvement_counts_every_pair_of_runs_like_a_naive_double_loop():
+    a, b = [1500.0, 1700.0, 1200.0], [1600.0, 1200.0]
+    naive = sum((x > y) + 0.5 * (x == y) for x in a for y in b) / (len(a) * len(b))
+    assert probability_of_improvement(a, b) == pytest.approx(naive) == pytest.approx(3.5 / 6)
+    assert probability_of_improvement([2, 3], [0, 1]) == 1.0
+    assert probability_of_improvement([0, 1], [2, 3]) == 0.0
+    assert probability_of_improvement([5, 5], [5]) == 0.5
+    with pytest.raises(ValueError, match="at least one run"):
+        probability_of_improvement([], [1.0])
+
+
+def test_bootstrap_difference_ci_separates_distinct_groups_and_not_overlapping_ones():
+    low, high = bootstrap_difference_ci([1500, 1550, 1600], [100, 120, 90])
+    assert 1380 < low < high < 1500  # the observed difference, 1446.7, and nothing near zero
+    low, high = bootstrap_difference_ci([1000, 1600, 1300], [1100, 1500, 1350])
+    assert low < 0 < high
+    # one run each: no spread to resample, the interval is the observed difference
+    assert bootstrap_difference_ci([7.0], [2.0]) == (5.0, 5.0)
+    assert bootstrap_difference_ci([1, 5, 9], [2], seed=3) == bootstrap_difference_ci([1, 5, 9], [2], seed=3)
+    with pytest.raises(ValueError, match="confidence"):
+        bootstrap_difference_ci([1], [2], confidence=1.5)
