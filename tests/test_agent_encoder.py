@@ -96,3 +96,24 @@ def test_layer_norm_fc_normalizes_the_features_only():
 def test_layer_norm_placement_is_validated():
     with pytest.raises(ValueError, match="layer_norm must be true, false or one of"):
         PixelEncoder((4, 84, 84), layer_norm="conv")
+
+
+@pytest.mark.parametrize("placement", ["all", "fc"])
+def test_layer_norm_gain_scales_the_fresh_features_exactly(placement):
+    images = random_frames(6, (4, 84, 84))
+    features = {}
+    for gain in (1.0, 0.1):
+        torch.manual_seed(0)  # the same weights; only the feature LayerNorm's initial gain differs
+        encoder = PixelEncoder((4, 84, 84), feature_dim=50, layer_norm=placement, layer_norm_gain=gain)
+        with torch.no_grad():
+            features[gain] = encoder(images)
+    # ReLU(0.1 * z + 0) = 0.1 * ReLU(z): the LayerNorm's bias starts at zero
+    torch.testing.assert_close(features[0.1], 0.1 * features[1.0])
+    assert 0.3 < float(features[0.1].norm(dim=1).mean()) < 0.7  # L2 ~ 0.1 * 0.7 * sqrt(50)
+
+
+def test_layer_norm_gain_is_validated():
+    with pytest.raises(ValueError, match="layer_norm_gain must be > 0, got 0.0"):
+        PixelEncoder((4, 84, 84), layer_norm_gain=0.0)
+    with pytest.raises(ValueError, match="needs a feature LayerNorm; layer_norm is none"):
+        PixelEncoder((4, 84, 84), layer_norm=False, layer_norm_gain=0.1)

@@ -120,6 +120,7 @@ def test_resume_with_last_finds_the_newest_run(tmp_path):
         (["--ckpt_path", "missing.ckpt"], "checkpoint not found: missing.ckpt"),
         (["--model.cuda_graph", "true"], "cuda_graph needs the module on a CUDA device; it is on cpu"),
         (["--model.layer_norm", "conv"], 'Parser key "model.layer_norm"'),
+        (["--model.layer_norm", "false", "--model.layer_norm_gain", "0.1"], "needs a feature LayerNorm"),
         pytest.param(["--trainer.accelerator", "gpu"], "No supported gpu backend found",
                      marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
     ],

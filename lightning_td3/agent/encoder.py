@@ -4,6 +4,11 @@ The reference system's CNN features grew to an L2 norm of ~7e12 because nothing 
 A LayerNorm after the FC bounds what the heads read (the 512-d output has an L2 norm of ~16 at any
 input scale). Where the LayerNorms sit is `layer_norm`: "all" (after every conv and after the FC, the
 reference's fix), "fc" (after the FC only, DrQ-v2's placement) or "none" (the ablation).
+
+`layer_norm_gain` is the initial value of the feature LayerNorm's learnable gain. At 1 the fresh
+features (L2 ~ 0.7 sqrt(d)) are louder than the kinematic vector the heads also read, and they are
+noise until the CNN has learned; a small gain lets the heads start from the vector and bring the
+pixels in as the gain grows, as an unnormalised encoder (fresh features of L2 ~ 0.1) does by itself.
 """
 
 from __future__ import annotations
@@ -30,6 +35,16 @@ def layer_norm_placement(layer_norm: bool | str) -> str:
     if layer_norm not in LAYER_NORM_PLACEMENTS:
         raise ValueError(f"layer_norm must be true, false or one of {LAYER_NORM_PLACEMENTS}, got {layer_norm!r}")
     return layer_norm
+
+
+def validate_layer_norm(layer_norm: bool | str, layer_norm_gain: float = 1.0) -> str:
+    """The placement ("all" / "fc" / "none"), after checking that the gain fits it."""
+    placement = layer_norm_placement(layer_norm)
+    if not layer_norm_gain > 0:
+        raise ValueError(f"layer_norm_gain must be > 0, got {layer_norm_gain}")
+    if placement == "none" and layer_norm_gain != 1.0:
+        raise ValueError(f"layer_norm_gain {layer_norm_gain} needs a feature LayerNorm; layer_norm is none (set 1.0)")
+    return placement
 
 
 def conv_output_shapes(image_shape: tuple[int, int, int]) -> list[tuple[int, int, int]]:
@@ -63,6 +78,7 @@ class PixelEncoder(CompilableModule):
         feature_dim: int = 512,
         layer_norm: bool | LayerNormPlacement = True,
         channels_last: bool = False,
+        layer_norm_gain: float = 1.0,
     ) -> None:
         super().__init__()
         if len(image_shape) != 3 or min(image_shape) < 1:
@@ -71,7 +87,7 @@ class PixelEncoder(CompilableModule):
             raise ValueError(f"feature_dim must be >= 1, got {feature_dim}")
         self.image_shape = tuple(int(s) for s in image_shape)
         self.feature_dim = feature_dim
-        self.layer_norm = layer_norm_placement(layer_norm)
+        self.layer_norm = validate_layer_norm(layer_norm, layer_norm_gain)
         self.channels_last = bool(channels_last)
 
         layers: list[nn.Module] = []
@@ -85,7 +101,12 @@ class PixelEncoder(CompilableModule):
         layers.append(nn.Flatten())
         flat_dim = in_channels * shape[1] * shape[2]
         layers.append(nn.Linear(flat_dim, feature_dim))
-        layers.append(nn.LayerNorm(feature_dim) if self.layer_norm != "none" else nn.Identity())
+        if self.layer_norm != "none":
+            feature_norm = nn.LayerNorm(feature_dim)
+            nn.init.constant_(feature_norm.weight, layer_norm_gain)
+            layers.append(feature_norm)
+        else:
+            layers.append(nn.Identity())
         layers.append(nn.ReLU())
         self.net = nn.Sequential(*layers)
 

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_td3.agent.compiling import CompilableModule
-from lightning_td3.agent.encoder import LayerNormPlacement, PixelEncoder, layer_norm_placement
+from lightning_td3.agent.encoder import LayerNormPlacement, PixelEncoder, validate_layer_norm
 from lightning_td3.agent.episode_metrics import DrivingEpisodeMetrics
 from lightning_td3.agent.networks import Actor, Critic
 from lightning_td3.agent.optim import (
@@ -74,7 +74,8 @@ class TD3(L.LightningModule):
     reads its features detached. Shared-mode encoder diagnostics are logged under `critic` names
     only (there is one encoder, and the actor optimizer then has no `cnn` block).
     layer_norm: where the encoders' LayerNorms sit: true / "all" after every conv and the FC, "fc"
-    after the FC only (DrQ-v2), false / "none" nowhere (see agent/encoder.py).
+    after the FC only (DrQ-v2), false / "none" nowhere (see agent/encoder.py). layer_norm_gain: the
+    initial gain of the feature LayerNorm (< 1 starts the heads on the kinematic vector).
 
     Fast paths (each changes speed only; results agree with the plain path to float rounding, tested
     in tests/test_agent_fastpaths.py; benchmarks/learner.py times them):
@@ -106,6 +107,7 @@ class TD3(L.LightningModule):
         feature_dim: int = 512,
         hidden_dim: int = 256,
         layer_norm: bool | LayerNormPlacement = True,
+        layer_norm_gain: float = 1.0,
         encoder: Literal["separate", "shared"] = "separate",
         num_critics: int = 2,
         gamma: float = 0.99,
@@ -157,13 +159,13 @@ class TD3(L.LightningModule):
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
-        layer_norm_placement(layer_norm)  # raises on an unknown placement, before anything is built
+        validate_layer_norm(layer_norm, layer_norm_gain)  # raises before anything is built
         self.save_hyperparameters()
         self.automatic_optimization = False
 
         state_dim = feature_dim + vector_dim
         separate = encoder == "separate"
-        encoder_args = (tuple(image_shape), feature_dim, layer_norm, channels_last)
+        encoder_args = (tuple(image_shape), feature_dim, layer_norm, channels_last, layer_norm_gain)
         self.critic_encoder = PixelEncoder(*encoder_args)
         self.actor_encoder = PixelEncoder(*encoder_args) if separate else None
         self.actor = Actor(state_dim, action_dim, hidden_dim)

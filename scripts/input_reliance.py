@@ -1,0 +1,75 @@
+"""Does a checkpoint drive from its pixels or from its kinematic vector? A markdown table, one row a checkpoint.
+
+The states are those the classical controller sees on evaluation laps of the config's env (the same for
+every checkpoint); see lightning_td3/agent/reliance.py for the measure.
+
+    python scripts/input_reliance.py --config configs/racetrack.yaml --ckpt A.ckpt B.ckpt [--episodes 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from lightning_td3.agent import TD3
+from lightning_td3.agent.reliance import input_reliance
+from lightning_td3.baselines.classical import ClassicalController
+from lightning_td3.envs.factory import make_env
+from lightning_td3.rollout.episodes import run_episode
+
+
+def controller_states(config: dict, episodes: int, frame_stack: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    data = config.get("data", {})
+    env_kwargs = {**(data.get("env_kwargs") or {}), **(data.get("eval_env_kwargs") or {})}
+    env = make_env(data.get("env", "racetrack"), **env_kwargs)
+    controller = ClassicalController.from_env(env)
+    images, vectors = [], []
+
+    def act(obs: dict[str, np.ndarray]) -> np.ndarray:
+        images.append(obs["image"].copy())
+        vectors.append(obs["vector"].copy())
+        return controller.act(obs)
+
+    for i in range(episodes):
+        controller.reset()
+        run_episode(env, act, frame_stack, seed + i)
+    env.close()
+    return torch.as_tensor(np.stack(images)), torch.as_tensor(np.stack(vectors))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--ckpt", nargs="+", required=True)
+    parser.add_argument("--episodes", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=10_000, help="env seed of the first lap (eval laps: 10000+)")
+    args = parser.parse_args()
+    missing = [c for c in args.ckpt if not Path(c).is_file()]
+    if missing:
+        print(f"error: checkpoint not found: {missing[0]}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    torch.set_num_threads(1)
+    agents = [TD3.load_from_checkpoint(c, map_location="cpu", weights_only=False).eval() for c in args.ckpt]
+    frame_stack = int(agents[0].hparams.image_shape[0])
+    config = yaml.safe_load(Path(args.config).read_text())
+    images, vectors = controller_states(config, args.episodes, frame_stack, args.seed)
+    print(f"{len(images)} states from {args.episodes} classical-controller lap(s), env seed {args.seed}+\n")
+    print("| checkpoint | feature L2 | action change, pixels permuted | action change, vector permuted "
+          "| pixel share of the actor | Q change / std(Q), pixels | Q change / std(Q), vector |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for path, agent in zip(args.ckpt, agents, strict=True):
+        r = input_reliance(agent, images, vectors)
+        print(f"| {path} | {r.feature_l2:.2f} | {r.action_change_pixels:.3f} | {r.action_change_vector:.3f} "
+              f"| {r.pixel_share:.2f} | {r.q_change_pixels:.2f} | {r.q_change_vector:.2f} |")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
