@@ -68,7 +68,7 @@ def test_the_script_rejects_a_missing_checkpoint_in_one_line(tmp_path):
     from pathlib import Path
 
     script = Path(__file__).parents[1] / "scripts" / "input_reliance.py"
-    out = subprocess.run([sys.executable, str(script), "--config", "configs/racetrack.yaml", "--ckpt",
-                          str(tmp_path / "nope.ckpt")], capture_output=True, text=True, cwd=script.parents[1])  # fmt: skip
+    args = [sys.executable, str(script), "--config", "configs/racetrack.yaml", "--ckpt", str(tmp_path / "nope.ckpt")]
+    out = subprocess.run(args, capture_output=True, text=True, cwd=script.parents[1])
     assert out.returncode == 2
     assert out.stderr.strip() == f"error: checkpoint not found: {tmp_path / 'nope.ckpt'}"
