@@ -168,3 +168,17 @@ def bootstrap_difference_ci(
     diff = rng.choice(x, (resamples, x.size)).mean(1) - rng.choice(y, (resamples, y.size)).mean(1)
     low, high = np.quantile(diff, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(low), float(high)
+
+
+def mean_between(scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, start: float, stop: float) -> float:
+    """Mean of the tag's values logged after `start` and up to `stop` env steps: with eval returns, the
+    area under the learning curve, which counts speed and stability, not just the last checkpoint.
+    NaN if the run stopped short of `stop` or logged nothing in between."""
+    if tag not in scalars or "progress/env_steps" not in scalars:
+        return float("nan")
+    if scalars["progress/env_steps"][1].max() < 0.99 * stop:
+        return float("nan")
+    steps, values = scalars[tag]
+    env = np.interp(steps, *scalars["progress/env_steps"])
+    inside = values[(env > start) & (env <= stop + 0.5)]
+    return float(inside.mean()) if inside.size else float("nan")

@@ -7,6 +7,7 @@ from lightning_td3.analysis import (
     env_steps_to_reach,
     final_value,
     load_scalars,
+    mean_between,
     mean_std,
     probability_of_improvement,
     reward_term_shares,
@@ -103,3 +104,17 @@ def test_bootstrap_difference_ci_separates_distinct_groups_and_not_overlapping_o
     assert bootstrap_difference_ci([1, 5, 9], [2], seed=3) == bootstrap_difference_ci([1, 5, 9], [2], seed=3)
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_difference_ci([1], [2], confidence=1.5)
+
+
+def test_mean_between_averages_the_evaluations_inside_the_env_step_window(tmp_path):
+    w = SummaryWriter(tmp_path)
+    for update in range(0, 101, 10):  # env steps = 1000 + 2 * update
+        w.add_scalar("progress/env_steps", 1000 + 2 * update, update)
+        w.add_scalar("eval/return_mean", float(update), update)
+    w.close()
+    scalars = load_scalars(tmp_path)
+    # env steps in (1020, 1100]: updates 20 (excluded, = start) ... 50
+    assert mean_between(scalars, "eval/return_mean", 1040, 1100) == pytest.approx((30 + 40 + 50) / 3)
+    assert mean_between(scalars, "eval/return_mean", 0, 1200) == pytest.approx(50.0)
+    assert np.isnan(mean_between(scalars, "eval/return_mean", 0, 5000))  # the run stopped short
+    assert np.isnan(mean_between(scalars, "missing", 0, 1200))

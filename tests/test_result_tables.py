@@ -43,3 +43,31 @@ def test_an_unknown_group_is_a_one_line_error(tmp_path):
     result = table(tmp_path, "--against", "mian")
     assert result.returncode != 0
     assert result.stderr.strip() == "error: no evaluations of 'mian' (groups: main)"
+
+
+def write_run(logs, name, returns, env_per_eval=2000, start=2000):
+    from torch.utils.tensorboard import SummaryWriter
+
+    w = SummaryWriter(logs / name / "version_0")
+    for i, value in enumerate(returns):
+        update = (i + 1) * 100
+        w.add_scalar("progress/env_steps", start + (i + 1) * env_per_eval, update)
+        w.add_scalar("eval/return_mean", value, update)
+    w.close()
+
+
+def test_curve_table_averages_the_learning_curve_per_group(tmp_path):
+    curve_script = SCRIPT.with_name("curve_table.py")
+    # evaluations at 4k, 6k, 8k, 10k env steps; budget 10k, learning starts 2k: second half is (6k, 10k]
+    write_run(tmp_path, "fast_seed0", [600.0, 1200.0, 1400.0, 1600.0])
+    write_run(tmp_path, "fast_seed1", [400.0, 800.0, 1200.0, 1400.0])
+    write_run(tmp_path, "short_seed0", [100.0, 200.0])  # stops at 6k: left out
+    args = [sys.executable, str(curve_script), str(tmp_path), "--budget", "10000"]
+    out = subprocess.run(args, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| fast")]
+    # means 1200 and 950; second halves 1500 and 1300; 500 first reached at 4k and 6k; dips < 1000: 0 and 0
+    assert rows == ["| fast | 2 | 1075 ± 125 | 1400 ± 100 | 5000 ± 1000 | 0.0 ± 0.0 |"]
+    assert "short" not in out.stdout
+    none = subprocess.run([*args, "--runs", "short_*"], capture_output=True, text=True)
+    assert none.returncode != 0 and "reached 10000 env steps" in none.stderr

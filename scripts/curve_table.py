@@ -1,0 +1,71 @@
+"""Learning-curve table of in-training evaluations: speed and stability, not only the last checkpoint.
+
+    python scripts/curve_table.py lightning_logs --budget 40000 [--runs 'main_seed*' 'ablation_*']
+
+Per group of runs (folder name without `_seedN`), mean ± std over its runs of: the mean eval return
+over (learning starts, budget] (the area under the learning curve), the same over the second half, the
+env steps to a return of 500, and how many second-half evaluations fell below 1000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from lightning_td3.analysis import env_steps_to_reach, load_scalars, mean_between, mean_std
+
+TAG = "eval/return_mean"
+
+
+def run_row(run_dir: Path, budget: float, learning_starts: float) -> list[float]:
+    scalars = load_scalars(run_dir)
+    half = (learning_starts + budget) / 2
+    dips = float("nan")
+    if TAG in scalars and np.isfinite(mean_between(scalars, TAG, half, budget)):
+        steps, values = scalars[TAG]
+        env = np.interp(steps, *scalars["progress/env_steps"])
+        dips = float(((env > half) & (env <= budget + 0.5) & (values < 1000)).sum())
+    reach = env_steps_to_reach(scalars, TAG, 500)
+    return [mean_between(scalars, TAG, learning_starts, budget), mean_between(scalars, TAG, half, budget),
+            reach if reach <= budget else float("nan"), dips]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("logs", nargs="?", default="lightning_logs")
+    parser.add_argument("--budget", type=float, default=40_000)
+    parser.add_argument("--learning_starts", type=float, default=2_000)
+    parser.add_argument("--runs", nargs="*", default=["*"], help="folder-name globs under LOGS")
+    args = parser.parse_args()
+    groups: dict[str, list[list[float]]] = defaultdict(list)
+    folders = sorted({p for pattern in args.runs for p in Path(args.logs).glob(pattern) if p.is_dir()})
+    for folder in folders:
+        versions = sorted(folder.glob("version_*"))
+        if not versions or not any(versions[-1].glob("events.out.tfevents.*")):
+            continue
+        row = run_row(versions[-1], args.budget, args.learning_starts)
+        if np.isfinite(row[0]):  # the run reached the budget
+            groups[re.sub(r"_seed\d+$", "", folder.name)].append(row)
+    if not groups:
+        raise SystemExit(f"error: no run under {args.logs} matching {args.runs} reached {args.budget:.0f} env steps")
+    half = (args.learning_starts + args.budget) / 2 / 1000
+    print(f"| runs | n | mean eval return, {args.learning_starts / 1000:.0f}k–{args.budget / 1000:.0f}k "
+          f"| mean eval return, {half:.0f}k–{args.budget / 1000:.0f}k | env steps to return 500 "
+          f"| evals < 1000 after {half:.0f}k |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|")
+    for group, rows in sorted(groups.items()):
+        cells = []
+        for column, fmt in zip(np.array(rows).T, ("{:.0f}", "{:.0f}", "{:.0f}", "{:.1f}"), strict=True):
+            m, s = mean_std(column)
+            reached = int(np.isfinite(column).sum())
+            cell = (fmt + " ± " + fmt).format(m, s) if len(rows) > 1 else fmt.format(m)
+            cells.append(cell if reached == len(rows) else f"{cell} ({reached}/{len(rows)} runs)")
+        print(f"| {group} | {len(rows)} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
