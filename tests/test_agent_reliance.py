@@ -72,3 +72,17 @@ def test_the_script_rejects_a_missing_checkpoint_in_one_line(tmp_path):
     out = subprocess.run(args, capture_output=True, text=True, cwd=script.parents[1])
     assert out.returncode == 2
     assert out.stderr.strip() == f"error: checkpoint not found: {tmp_path / 'nope.ckpt'}"
+
+
+def test_the_script_only_changes_hyperparameters_of_untrained_agents(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "scripts" / "input_reliance.py"
+    ckpt = tmp_path / "a.ckpt"
+    ckpt.write_bytes(b"")
+    args = [sys.executable, str(script), "--config", "configs/racetrack.yaml", "--ckpt", str(ckpt), "--set", "tau=0.1"]
+    out = subprocess.run(args, capture_output=True, text=True, cwd=script.parents[1])
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: --set changes the hyperparameters of untrained agents: it needs --fresh N"

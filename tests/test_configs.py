@@ -33,7 +33,7 @@ def test_ablation_overlays_change_only_their_component(ablation, capsys):
     ablated = printed_config(capsys, "configs/racetrack.yaml", ablation)
     changed = {k for k in base["model"] if base["model"][k] != ablated["model"][k]}
     expected = {
-        "configs/ablations/no_layernorm.yaml": {"layer_norm"},
+        "configs/ablations/no_layernorm.yaml": {"layer_norm", "layer_norm_gain"},
         "configs/ablations/single_critic.yaml": {"num_critics"},
         "configs/ablations/no_delay.yaml": {"policy_delay"},
         "configs/ablations/ddpg.yaml": {"num_critics", "policy_delay", "policy_noise"},
@@ -45,4 +45,5 @@ def test_ablation_overlays_change_only_their_component(ablation, capsys):
 def test_racetrack_config_is_the_documented_main_config(capsys):
     model = printed_config(capsys, "configs/racetrack.yaml")["model"]
     assert (model["encoder"], model["feature_dim"], model["layer_norm"]) == ("shared", 50, True)
+    assert model["layer_norm_gain"] == 0.1
     assert (model["actor_mlp_lr"], model["critic_mlp_lr"], model["critic_cnn_lr"]) == (1e-3, 1e-3, 1e-4)
