@@ -14,6 +14,23 @@ fit() {  # name, extra args
   OMP_NUM_THREADS=1 lightning-td3 fit --config configs/racetrack.yaml "$@" --trainer.enable_progress_bar false \
     --trainer.logger.init_args.name "$name" >> "$LOGS/$name.log" 2>&1
 }
+train_all() {  # extra fit args for every run ("" for none), then the runs; JOBS at a time
+  local extra=$1; shift
+  for run in "$@"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+    # shellcheck disable=SC2086
+    fit $run $extra &
+  done
+  wait
+}
+evaluate_all() {  # JSON name prefix, then the runs: each final checkpoint on the 10 evaluation laps
+  local prefix=$1; shift
+  for run in "$@"; do
+    local name=${run%% *}
+    OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml --episodes 10 \
+      --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/last.ckpt" > "$OUT/eval_$prefix$name.json"
+  done
+}
 GAIN1="--model.layer_norm_gain 1.0"  # the feature LayerNorm's gain before session 4 (gain1_* and lr3e-4_* runs)
 OLD="$GAIN1 --model.critic_mlp_lr 3e-4 --model.actor_mlp_lr 3e-4"  # the heads' rate before session 3 (lr3e-4_*)
 runs=(
@@ -49,23 +66,14 @@ runs=(
   "lr3e-4_ln_fc_seed1 --model.layer_norm fc $OLD --seed_everything 1"
   "lr3e-4_classical_warmup_seed0 --data.warmup.kind classical $OLD --seed_everything 0 --data.max_env_steps 30000"
 )
-for run in "${runs[@]}"; do
-  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-  # shellcheck disable=SC2086
-  fit $run &
-done
-wait
+train_all "" "${runs[@]}"
 
 # baselines and every final checkpoint on the same 10 evaluation episodes (seeds 10000-10009)
 for policy in classical random; do
   python -m lightning_td3.baselines --config configs/racetrack.yaml --episodes 10 --policy "$policy" \
     > "$OUT/eval_$policy.json"
 done
-for run in "${runs[@]}"; do
-  name=${run%% *}
-  OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml --episodes 10 \
-    --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/last.ckpt" > "$OUT/eval_$name.json"
-done
+evaluate_all "" "${runs[@]}"
 
 # the longer horizon: gain1_main and no-LayerNorm (seed 0 of each) resumed from their 40k checkpoints to
 # 80k env steps (after the 40k evaluations above: resuming moves last.ckpt on)
@@ -73,17 +81,8 @@ long=(
   "gain1_main_seed0 $GAIN1 --seed_everything 0"
   "ablation_no_layernorm_seed0 --config configs/ablations/no_layernorm.yaml --seed_everything 0"
 )
-for run in "${long[@]}"; do
-  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-  # shellcheck disable=SC2086
-  fit $run --ckpt_path last --data.max_env_steps 80000 &
-done
-wait
-for run in "${long[@]}"; do
-  name=${run%% *}
-  OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml --episodes 10 \
-    --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/last.ckpt" > "$OUT/eval_80k_$name.json"
-done
+train_all "--ckpt_path last --data.max_env_steps 80000" "${long[@]}"
+evaluate_all 80k_ "${long[@]}"
 
 python scripts/eval_table.py "$OUT" > "$OUT/eval_table.md"
 python scripts/eval_table.py "$OUT" --against main > "$OUT/eval_vs_main.md"
