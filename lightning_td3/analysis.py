@@ -51,6 +51,19 @@ def reward_term_shares(scalars: dict[str, tuple[np.ndarray, np.ndarray]]) -> dic
     return {k: (v / total if total > 0 else 0.0) for k, v in totals.items()}
 
 
+def env_step_series(
+    scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, budget: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The tag's (env steps, values), mapped through `progress/env_steps` (tags are logged against
+    updates); None if either is missing or the run stopped short of `budget` env steps."""
+    if tag not in scalars or "progress/env_steps" not in scalars:
+        return None
+    if scalars["progress/env_steps"][1].max() < 0.99 * budget:
+        return None
+    steps, values = scalars[tag]
+    return np.interp(steps, *scalars["progress/env_steps"]), values
+
+
 def value_at(
     scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, env_step: float, last: int = 1
 ) -> float:
@@ -60,12 +73,10 @@ def value_at(
 
     Tags are logged against updates; `progress/env_steps` maps updates to env steps.
     """
-    if tag not in scalars or "progress/env_steps" not in scalars:
+    series = env_step_series(scalars, tag, env_step)
+    if series is None:
         return float("nan")
-    if scalars["progress/env_steps"][1].max() < 0.99 * env_step:  # the run stopped short of the budget
-        return float("nan")
-    steps, values = scalars[tag]
-    env = np.interp(steps, *scalars["progress/env_steps"])
+    env, values = series
     seen = values[env <= env_step + 0.5]
     return float(seen[-last:].mean()) if seen.size else float("nan")
 
@@ -174,11 +185,9 @@ def mean_between(scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, st
     """Mean of the tag's values logged after `start` and up to `stop` env steps: with eval returns, the
     area under the learning curve, which counts speed and stability, not just the last checkpoint.
     NaN if the run stopped short of `stop` or logged nothing in between."""
-    if tag not in scalars or "progress/env_steps" not in scalars:
+    series = env_step_series(scalars, tag, stop)
+    if series is None:
         return float("nan")
-    if scalars["progress/env_steps"][1].max() < 0.99 * stop:
-        return float("nan")
-    steps, values = scalars[tag]
-    env = np.interp(steps, *scalars["progress/env_steps"])
+    env, values = series
     inside = values[(env > start) & (env <= stop + 0.5)]
     return float(inside.mean()) if inside.size else float("nan")

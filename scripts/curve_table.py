@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lightning_td3.analysis import env_steps_to_reach, load_scalars, mean_between, mean_std
+from lightning_td3.analysis import env_step_series, env_steps_to_reach, load_scalars, mean_between, mean_std
 
 TAG = "eval/return_mean"
 
@@ -24,10 +24,10 @@ TAG = "eval/return_mean"
 def run_row(run_dir: Path, budget: float, learning_starts: float) -> list[float]:
     scalars = load_scalars(run_dir)
     half = (learning_starts + budget) / 2
+    series = env_step_series(scalars, TAG, budget)
     dips = float("nan")
-    if TAG in scalars and np.isfinite(mean_between(scalars, TAG, half, budget)):
-        steps, values = scalars[TAG]
-        env = np.interp(steps, *scalars["progress/env_steps"])
+    if series is not None:
+        env, values = series
         dips = float(((env > half) & (env <= budget + 0.5) & (values < 1000)).sum())
     reach = env_steps_to_reach(scalars, TAG, 500)
     return [mean_between(scalars, TAG, learning_starts, budget), mean_between(scalars, TAG, half, budget),

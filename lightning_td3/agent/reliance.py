@@ -47,8 +47,8 @@ def input_reliance(agent: TD3, images: torch.Tensor, vectors: torch.Tensor, seed
     perm[order] = order.roll(-1)  # one random n-cycle: every state gets another, randomly chosen, state's part
     vectors = vectors.to(torch.float32)
 
-    actor_features = (agent.critic_encoder if agent.shared else agent.actor_encoder)(images)
     critic_features = agent.critic_encoder(images)
+    actor_features = critic_features if agent.shared else agent.actor_encoder(images)
     action = agent.actor(torch.cat([actor_features, vectors], dim=-1))
     q = agent.critic.q1(torch.cat([critic_features, vectors], dim=-1), action)
     q_scale = q.std().clamp_min(1e-8)
