@@ -181,6 +181,21 @@ def bootstrap_difference_ci(
     return float(low), float(high)
 
 
+def comparison_table(values: dict[str, list[float]], against: str, what: str = "return") -> list[str]:
+    """Markdown rows: `against`'s mean minus each other group's, a bootstrap 95 % interval over runs and
+    P(improvement). `values` holds one number per run of each group. KeyError if `against` is not a group."""
+    ours = values[against]
+    lines = [f"| policy | runs | {what} | {against} − policy | 95 % interval (bootstrap over runs) "
+             f"| P({against} > policy) |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for group, theirs in values.items():
+        if group == against:
+            continue
+        low, high = bootstrap_difference_ci(ours, theirs)
+        lines.append(f"| {group} | {len(theirs)} | {np.mean(theirs):.0f} | {np.mean(ours) - np.mean(theirs):+.0f} "
+                     f"| [{low:+.0f}, {high:+.0f}] | {probability_of_improvement(ours, theirs):.2f} |")  # fmt: skip
+    return lines
+
+
 def mean_between(scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, start: float, stop: float) -> float:
     """Mean of the tag's values logged after `start` and up to `stop` env steps: with eval returns, the
     area under the learning curve, which counts speed and stability, not just the last checkpoint.

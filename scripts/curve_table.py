@@ -1,10 +1,12 @@
 """Learning-curve table of in-training evaluations: speed and stability, not only the last checkpoint.
 
     python scripts/curve_table.py lightning_logs --budget 40000 [--runs 'main_seed*' 'ablation_*']
+    python scripts/curve_table.py lightning_logs --budget 80000 --against main   # second halves compared
 
 Per group of runs (folder name without `_seedN`), mean ± std over its runs of: the mean eval return
 over (learning starts, budget] (the area under the learning curve), the same over the second half, the
-env steps to a return of 500, and how many second-half evaluations fell below 1000.
+env steps to a return of 500, and how many second-half evaluations fell below 1000. With --against, the
+second-half means of each group against the named one's: difference, bootstrap interval and P(improvement).
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from lightning_td3.analysis import env_step_series, env_steps_to_reach, load_scalars, mean_between, mean_std
+from lightning_td3.analysis import (
+    comparison_table,
+    env_step_series,
+    env_steps_to_reach,
+    load_scalars,
+    mean_between,
+    mean_std,
+)
 
 TAG = "eval/return_mean"
 
@@ -40,6 +49,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=40_000)
     parser.add_argument("--learning_starts", type=float, default=2_000)
     parser.add_argument("--runs", nargs="*", default=["*"], help="folder-name globs under LOGS")
+    parser.add_argument("--against", help="compare this group's second-half mean with every other group's")
     args = parser.parse_args()
     groups: dict[str, list[list[float]]] = defaultdict(list)
     folders = sorted({p for pattern in args.runs for p in Path(args.logs).glob(pattern) if p.is_dir()})
@@ -53,6 +63,14 @@ def main() -> None:
     if not groups:
         raise SystemExit(f"error: no run under {args.logs} matching {args.runs} reached {args.budget:.0f} env steps")
     half = (args.learning_starts + args.budget) / 2 / 1000
+    if args.against:
+        if args.against not in groups:
+            raise SystemExit(f"error: no run of '{args.against}' reached {args.budget:.0f} env steps "
+                             f"(groups: {', '.join(sorted(groups))})")  # fmt: skip
+        second_halves = {group: [row[1] for row in rows] for group, rows in sorted(groups.items())}
+        what = f"mean eval return, {half:.0f}k–{args.budget / 1000:.0f}k"
+        print("\n".join(comparison_table(second_halves, args.against, what)))
+        return
     print(f"| runs | n | mean eval return, {args.learning_starts / 1000:.0f}k–{args.budget / 1000:.0f}k "
           f"| mean eval return, {half:.0f}k–{args.budget / 1000:.0f}k | env steps to return 500 "
           f"| evals < 1000 after {half:.0f}k |")  # fmt: skip

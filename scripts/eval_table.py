@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lightning_td3.analysis import bootstrap_difference_ci, probability_of_improvement
+from lightning_td3.analysis import comparison_table
 
 COLUMNS = [("return", "return_mean"), ("success", "success_rate"), ("route completion", "route_completion_mean"),
            ("avg speed km/h", "avg_speed_kmh"), ("collisions/km", "collisions_per_km"),
@@ -48,30 +48,16 @@ def metrics_table(groups: dict[str, list[dict]]) -> list[str]:
     return lines
 
 
-def comparison_table(groups: dict[str, list[dict]], against: str) -> list[str]:
-    """Return of `against` minus each other group's, a bootstrap 95 % interval over runs, and P(improvement)."""
-    if against not in groups:
-        raise SystemExit(f"error: no evaluations of '{against}' (groups: {', '.join(groups)})")
-    ours = [r["return_mean"] for r in groups[against]]
-    lines = [f"| policy | runs | return | {against} − policy | 95 % interval (bootstrap over runs) "
-             f"| P({against} > policy) |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for group, results in groups.items():
-        if group == against:
-            continue
-        theirs = [r["return_mean"] for r in results]
-        low, high = bootstrap_difference_ci(ours, theirs)
-        lines.append(f"| {group} | {len(theirs)} | {np.mean(theirs):.0f} | {np.mean(ours) - np.mean(theirs):+.0f} "
-                     f"| [{low:+.0f}, {high:+.0f}] | {probability_of_improvement(ours, theirs):.2f} |")  # fmt: skip
-    return lines
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default="docs/results")
     parser.add_argument("--against", help="compare this group's eval return with every other group's")
     args = parser.parse_args()
     groups = load_groups(args.folder)
-    print("\n".join(comparison_table(groups, args.against) if args.against else metrics_table(groups)))
+    if args.against and args.against not in groups:
+        raise SystemExit(f"error: no evaluations of '{args.against}' (groups: {', '.join(groups)})")
+    returns = {group: [r["return_mean"] for r in results] for group, results in groups.items()}
+    print("\n".join(comparison_table(returns, args.against) if args.against else metrics_table(groups)))
 
 
 if __name__ == "__main__":

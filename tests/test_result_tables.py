@@ -71,3 +71,21 @@ def test_curve_table_averages_the_learning_curve_per_group(tmp_path):
     assert "short" not in out.stdout
     none = subprocess.run([*args, "--runs", "short_*"], capture_output=True, text=True)
     assert none.returncode != 0 and "reached 10000 env steps" in none.stderr
+
+
+def test_curve_table_compares_second_halves_against_the_named_group(tmp_path):
+    curve_script = SCRIPT.with_name("curve_table.py")
+    write_run(tmp_path, "main_seed0", [600.0, 1200.0, 1400.0, 1600.0])  # second half (6k, 10k]: 1500
+    write_run(tmp_path, "main_seed1", [400.0, 800.0, 1200.0, 1400.0])  # 1300
+    write_run(tmp_path, "ablation_seed0", [900.0, 1400.0, 1000.0, 1200.0])  # 1100, the better start
+    args = [sys.executable, str(curve_script), str(tmp_path), "--budget", "10000", "--against", "main"]
+    out = subprocess.run(args, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("| policy | runs | mean eval return, 6k–10k | main − policy |")
+    # one ablation run: the interval is main's two seeds resampled, means 1300, 1400 or 1500, minus 1100
+    assert lines[2] == "| ablation | 1 | 1100 | +300 | [+200, +400] | 1.00 |"
+    assert len(lines) == 3
+    missing = subprocess.run([*args[:-1], "mian"], capture_output=True, text=True)
+    assert missing.returncode != 0
+    assert missing.stderr.strip() == "error: no run of 'mian' reached 10000 env steps (groups: ablation, main)"
