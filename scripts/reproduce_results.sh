@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces docs/RESULTS.md: every training run of its tables, the baselines, a 10-episode evaluation of
 # every final checkpoint, and the report's tables and plots.
-# Each 40k run is ~25-35 min of one CPU core; JOBS runs go in parallel (default 2): about 8 hours in all.
+# Each 40k leg is ~25-35 min of one CPU core; JOBS runs go in parallel (default 2): about 10 hours in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -14,12 +14,12 @@ fit() {  # name, extra args
   OMP_NUM_THREADS=1 lightning-td3 fit --config configs/racetrack.yaml "$@" --trainer.enable_progress_bar false \
     --trainer.logger.init_args.name "$name" >> "$LOGS/$name.log" 2>&1
 }
-train_all() {  # extra fit args for every run ("" for none), then the runs; JOBS at a time
+train_all() {  # fit args for every run, then the runs ("name args..."; a run's own args win); JOBS at a time
   local extra=$1; shift
   for run in "$@"; do
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
     # shellcheck disable=SC2086
-    fit $run $extra &
+    fit ${run%% *} $extra ${run#* } &
   done
   wait
 }
@@ -65,8 +65,11 @@ runs=(
   "lr3e-4_ln_fc_seed0 --model.layer_norm fc $OLD --seed_everything 0"
   "lr3e-4_ln_fc_seed1 --model.layer_norm fc $OLD --seed_everything 1"
   "lr3e-4_classical_warmup_seed0 --data.warmup.kind classical $OLD --seed_everything 0 --data.max_env_steps 30000"
+  # the classical warm-up at the current config (session 5)
+  "classical_warmup_seed0 --data.warmup.kind classical --seed_everything 0 --data.max_env_steps 20000"
 )
-train_all "" "${runs[@]}"
+# every run first to 40k env steps (configs/racetrack.yaml runs 80k: the long runs below resume to it)
+train_all "--data.max_env_steps 40000" "${runs[@]}"
 
 # baselines and every final checkpoint on the same 10 evaluation episodes (seeds 10000-10009)
 for policy in classical random; do
@@ -75,33 +78,54 @@ for policy in classical random; do
 done
 evaluate_all "" "${runs[@]}"
 
-# the longer horizon: gain1_main and no-LayerNorm (seed 0 of each) resumed from their 40k checkpoints to
+# the issue's one-hour budget: every gain-0.1 run, and gain1_main seed 0, resumed from its 40k checkpoint to
 # 80k env steps (after the 40k evaluations above: resuming moves last.ckpt on)
 long=(
+  "${runs[@]:0:9}"
   "gain1_main_seed0 $GAIN1 --seed_everything 0"
-  "ablation_no_layernorm_seed0 --config configs/ablations/no_layernorm.yaml --seed_everything 0"
 )
+mkdir -p "$LOGS/keep"
+for run in "${long[@]}"; do  # the 40k checkpoints, for input_reliance below
+  name=${run%% *}
+  cp "$LOGS/$name/version_0/checkpoints/env_steps=40000.ckpt" "$LOGS/keep/${name}_40k_final.ckpt"
+done
 train_all "--ckpt_path last --data.max_env_steps 80000" "${long[@]}"
 evaluate_all 80k_ "${long[@]}"
 
 python scripts/eval_table.py "$OUT" > "$OUT/eval_table.md"
+python scripts/eval_table.py "$OUT" --against 80k_main > "$OUT/eval_vs_80k_main.md"
 python scripts/eval_table.py "$OUT" --against main > "$OUT/eval_vs_main.md"
+python scripts/curve_table.py "$LOGS" --budget 80000 --runs 'main_seed*' 'ablation_*' 'gain1_main*' > "$OUT/curves_80k.md"
 python scripts/curve_table.py "$LOGS" --runs 'main_seed*' 'ablation_*' 'gain1_*' 'lr3e-4_main*' \
   'lr3e-4_ablation_no_layernorm*' > "$OUT/curves_40k.md"
 python scripts/curve_table.py "$LOGS" --budget 20000 --runs 'main_seed*' 'ablation_no_layernorm*' 'gain1_main*' \
-  'ablation_single_critic*' > "$OUT/curves_20k.md"
+  'ablation_single_critic*' 'classical_warmup*' > "$OUT/curves_20k.md"
 # how much the agents read pixels vs the vector: untrained (gain 1, 0.3, 0.1, no LayerNorm) and trained
 C="$LOGS/main_seed1/version_0/checkpoints/last.ckpt"
 for set in "layer_norm_gain=1.0" "layer_norm_gain=0.3" "layer_norm_gain=0.1" "layer_norm=false layer_norm_gain=1.0"; do
   # shellcheck disable=SC2086
   python scripts/input_reliance.py --config configs/racetrack.yaml --episodes 2 --ckpt "$C" --fresh 3 --set $set
 done > "$OUT/input_reliance_init.md"
+# ... and trained: the 40k checkpoints, and the 80k ones of the resumed runs
+forty=() eighty=()
+for run in "${runs[@]:0:12}" "${runs[@]:15:6}"; do
+  name=${run%% *}
+  if [ -f "$LOGS/keep/${name}_40k_final.ckpt" ]; then
+    forty+=("$LOGS/keep/${name}_40k_final.ckpt") eighty+=("$LOGS/$name/version_0/checkpoints/last.ckpt")
+  else forty+=("$LOGS/$name/version_0/checkpoints/last.ckpt"); fi
+done
+python scripts/input_reliance.py --config configs/racetrack.yaml --episodes 2 --ckpt "${forty[@]}" \
+  > "$OUT/input_reliance_40k.md"
+python scripts/input_reliance.py --config configs/racetrack.yaml --episodes 2 --ckpt "${eighty[@]}" \
+  > "$OUT/input_reliance_80k.md"
 
-# plots (PNG) and tables (markdown) of the report notebook
+# plots (PNG) and tables (markdown) of the report notebook, at the 80k budget, and its same-budget table at
+# 40k and 20k
 export TRAINING_REPORT_RUNS="main_seed* ablation_* gain1_*"
-TRAINING_REPORT_LOGS=$PWD/$LOGS TRAINING_REPORT_OUT=$PWD/$OUT TRAINING_REPORT_BUDGET=40000 \
+TRAINING_REPORT_LOGS=$PWD/$LOGS TRAINING_REPORT_OUT=$PWD/$OUT TRAINING_REPORT_BUDGET=80000 \
   jupyter nbconvert --to notebook --execute --output /tmp/training_report.ipynb notebooks/training_report.ipynb
-TRAINING_REPORT_LOGS=$PWD/$LOGS TRAINING_REPORT_OUT=/tmp/report20k TRAINING_REPORT_BUDGET=20000 \
-  jupyter nbconvert --to notebook --execute --output /tmp/training_report_20k.ipynb notebooks/training_report.ipynb
-cp /tmp/report20k/budget_metrics.md "$OUT/budget_metrics_20k.md"
-
+for budget in 40000 20000; do
+  TRAINING_REPORT_LOGS=$PWD/$LOGS TRAINING_REPORT_OUT=/tmp/report$budget TRAINING_REPORT_BUDGET=$budget \
+    jupyter nbconvert --to notebook --execute --output /tmp/training_report_$budget.ipynb notebooks/training_report.ipynb
+  cp /tmp/report$budget/budget_metrics.md "$OUT/budget_metrics_$((budget / 1000))k.md"
+done
