@@ -14,7 +14,10 @@ def run_dirs(root: str | Path, pattern: str = "*/version_*") -> list[Path]:
 
 
 def load_scalars(run_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """tag -> (steps, values) over every event file of the run (a resumed run has several)."""
+    """tag -> (steps, values) over every event file of the run (a resumed run has several), or from a
+    curve file written by `save_curves`."""
+    if Path(run_dir).suffix == ".csv":
+        return _load_curves(Path(run_dir))
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     series: dict[str, dict[int, float]] = {}
@@ -23,6 +26,33 @@ def load_scalars(run_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]
         acc.Reload()
         for tag in acc.Tags()["scalars"]:
             series.setdefault(tag, {}).update({e.step: e.value for e in acc.Scalars(tag)})
+    return _as_arrays(series)
+
+
+def save_curves(scalars: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, prefix: str = "eval/") -> int:
+    """Keep a run's learning curves after its logs are gone: the `prefix` tags, and `progress/env_steps`
+    at their steps, as a small `tag,step,value` CSV that `load_scalars` reads back. Returns the rows written."""
+    tags = sorted(tag for tag in scalars if tag.startswith(prefix))
+    if not tags or "progress/env_steps" not in scalars:
+        raise ValueError(f"nothing to save: the run logged no '{prefix}*' tags or no progress/env_steps")
+    steps = np.unique(np.concatenate([scalars[tag][0] for tag in tags]))
+    env_steps = np.interp(steps, *scalars["progress/env_steps"])
+    rows = [("progress/env_steps", int(s), float(e)) for s, e in zip(steps, env_steps, strict=True)]
+    rows += [(tag, int(s), float(v)) for tag in tags for s, v in zip(*scalars[tag], strict=True)]
+    lines = ["tag,step,value"] + [f"{tag},{step},{value!r}" for tag, step, value in rows]
+    Path(path).write_text("\n".join(lines) + "\n")
+    return len(rows)
+
+
+def _load_curves(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    series: dict[str, dict[int, float]] = {}
+    for line in path.read_text().splitlines()[1:]:
+        tag, step, value = line.rsplit(",", 2)
+        series.setdefault(tag, {})[int(step)] = float(value)
+    return _as_arrays(series)
+
+
+def _as_arrays(series: dict[str, dict[int, float]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {
         tag: (np.array(sorted(points)), np.array([points[s] for s in sorted(points)], dtype=np.float64))
         for tag, points in series.items()

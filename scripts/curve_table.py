@@ -2,6 +2,7 @@
 
     python scripts/curve_table.py lightning_logs --budget 40000 [--runs 'main_seed*' 'ablation_*']
     python scripts/curve_table.py lightning_logs --budget 80000 --against main   # second halves compared
+    python scripts/curve_table.py docs/results/curves --budget 80000               # kept curves (export_curves.py)
 
 Per group of runs (folder name without `_seedN`), mean ± std over its runs of: the mean eval return
 over (learning starts, budget] (the area under the learning curve), the same over the second half, the
@@ -43,6 +44,19 @@ def run_row(run_dir: Path, budget: float, learning_starts: float) -> list[float]
             reach if reach <= budget else float("nan"), dips]  # fmt: skip
 
 
+def runs(logs: Path, patterns: list[str]) -> list[tuple[str, Path]]:
+    """(name, run) per match: a run folder's last version with event files, or a curve file NAME.csv."""
+    found = []
+    for path in sorted({p for pattern in patterns for p in logs.glob(pattern)}):
+        if path.is_dir():
+            versions = sorted(path.glob("version_*"))
+            if versions and any(versions[-1].glob("events.out.tfevents.*")):
+                found.append((path.name, versions[-1]))
+        elif path.suffix == ".csv":
+            found.append((path.stem, path))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logs", nargs="?", default="lightning_logs")
@@ -52,14 +66,10 @@ def main() -> None:
     parser.add_argument("--against", help="compare this group's second-half mean with every other group's")
     args = parser.parse_args()
     groups: dict[str, list[list[float]]] = defaultdict(list)
-    folders = sorted({p for pattern in args.runs for p in Path(args.logs).glob(pattern) if p.is_dir()})
-    for folder in folders:
-        versions = sorted(folder.glob("version_*"))
-        if not versions or not any(versions[-1].glob("events.out.tfevents.*")):
-            continue
-        row = run_row(versions[-1], args.budget, args.learning_starts)
+    for name, run in runs(Path(args.logs), args.runs):
+        row = run_row(run, args.budget, args.learning_starts)
         if np.isfinite(row[0]):  # the run reached the budget
-            groups[re.sub(r"_seed\d+$", "", folder.name)].append(row)
+            groups[re.sub(r"_seed\d+$", "", name)].append(row)
     if not groups:
         raise SystemExit(f"error: no run under {args.logs} matching {args.runs} reached {args.budget:.0f} env steps")
     half = (args.learning_starts + args.budget) / 2 / 1000

@@ -89,3 +89,35 @@ def test_curve_table_compares_second_halves_against_the_named_group(tmp_path):
     missing = subprocess.run([*args[:-1], "mian"], capture_output=True, text=True)
     assert missing.returncode != 0
     assert missing.stderr.strip() == "error: no run of 'mian' reached 10000 env steps (groups: ablation, main)"
+
+
+def test_exported_curves_give_the_same_tables_as_the_logs(tmp_path):
+    """The logs do not outlive a machine; the kept CSVs must stand in for them exactly."""
+    logs, kept = tmp_path / "logs", tmp_path / "curves"
+    write_run(logs, "main_seed0", [600.0, 1200.0, 1400.0, 1600.0])
+    write_run(logs, "main_seed1", [400.0, 800.0, 1200.0, 1400.0], env_per_eval=2100)  # evals off the 2k grid
+    write_run(logs, "ablation_seed0", [900.0, 1400.0, 1000.0, 1200.0])
+    export = subprocess.run([sys.executable, str(SCRIPT.with_name("export_curves.py")), str(logs), str(kept)],
+                            capture_output=True, text=True)  # fmt: skip
+    assert export.returncode == 0, export.stderr
+    assert export.stdout.splitlines() == ["ablation_seed0: 8 points", "main_seed0: 8 points", "main_seed1: 8 points"]
+    assert sorted(p.name for p in kept.iterdir()) == ["ablation_seed0.csv", "main_seed0.csv", "main_seed1.csv"]
+
+    curve_script = SCRIPT.with_name("curve_table.py")
+    for extra in ([], ["--against", "main"]):
+        tables = [subprocess.run([sys.executable, str(curve_script), str(folder), "--budget", "10000", *extra],
+                                 capture_output=True, text=True).stdout for folder in (logs, kept)]  # fmt: skip
+        assert tables[0] == tables[1] and "| ablation | 1 |" in tables[0]
+
+
+def test_exporting_a_run_without_evaluations_is_a_one_line_error(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    w = SummaryWriter(tmp_path / "logs" / "smoke_seed0" / "version_0")
+    w.add_scalar("train/critic_loss", 1.0, 1)
+    w.close()
+    out = subprocess.run([sys.executable, str(SCRIPT.with_name("export_curves.py")), str(tmp_path / "logs"),
+                          str(tmp_path / "curves")], capture_output=True, text=True)  # fmt: skip
+    assert out.returncode != 0
+    assert out.stderr.strip().endswith("nothing to save: the run logged no 'eval/*' tags or no progress/env_steps")
+    assert not list((tmp_path / "curves").glob("*.csv"))
