@@ -117,6 +117,12 @@ python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs 'main_seed*' 'ablat
   'classical_warmup*' 'tau*'
 python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau*' 'ablation_no_delay_seed2*' \
   > "$OUT/curves_80k_tau.md"
+mkdir -p "$LOGS/tau_report"
+TRAINING_REPORT_RUNS="tau02_main_seed* ablation_no_delay_seed2 tau005_* tau02_ablation*" TRAINING_REPORT_LOGS="$PWD/$LOGS" \
+  TRAINING_REPORT_OUT="$PWD/$LOGS/tau_report" TRAINING_REPORT_BUDGET=80000 \
+  jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/tau_report/report.ipynb" notebooks/training_report.ipynb
+cp "$LOGS/tau_report/validation.md" "$OUT/validation_tau.md"
+cp "$LOGS/tau_report/eval.png" "$OUT/eval_tau.png"
 
 python scripts/eval_table.py "$OUT" > "$OUT/eval_table.md"
 python scripts/eval_table.py "$OUT" --against 80k_main > "$OUT/eval_vs_80k_main.md"
