@@ -15,7 +15,7 @@ def run_dirs(root: str | Path, pattern: str = "*/version_*") -> list[Path]:
 
 def load_scalars(run_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """tag -> (steps, values) over every event file of the run (a resumed run has several), or from a
-    curve file written by `save_curves`."""
+    curve file (`curves_csv`)."""
     if Path(run_dir).suffix == ".csv":
         return _load_curves(Path(run_dir))
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -29,9 +29,9 @@ def load_scalars(run_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]
     return _as_arrays(series)
 
 
-def save_curves(scalars: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, prefix: str = "eval/") -> int:
+def curves_csv(scalars: dict[str, tuple[np.ndarray, np.ndarray]], prefix: str = "eval/") -> str:
     """Keep a run's learning curves after its logs are gone: the `prefix` tags, and `progress/env_steps`
-    at their steps, as a small `tag,step,value` CSV that `load_scalars` reads back. Returns the rows written."""
+    at their steps, as a small `tag,step,value` CSV that `load_scalars` reads back from a `.csv` file."""
     tags = sorted(tag for tag in scalars if tag.startswith(prefix))
     if not tags or "progress/env_steps" not in scalars:
         raise ValueError(f"nothing to save: the run logged no '{prefix}*' tags or no progress/env_steps")
@@ -39,9 +39,21 @@ def save_curves(scalars: dict[str, tuple[np.ndarray, np.ndarray]], path: str | P
     env_steps = np.interp(steps, *scalars["progress/env_steps"])
     rows = [("progress/env_steps", int(s), float(e)) for s, e in zip(steps, env_steps, strict=True)]
     rows += [(tag, int(s), float(v)) for tag in tags for s, v in zip(*scalars[tag], strict=True)]
-    lines = ["tag,step,value"] + [f"{tag},{step},{value!r}" for tag, step, value in rows]
-    Path(path).write_text("\n".join(lines) + "\n")
-    return len(rows)
+    return "\n".join(["tag,step,value"] + [f"{tag},{step},{value!r}" for tag, step, value in rows]) + "\n"
+
+
+def find_runs(root: str | Path, patterns: Iterable[str]) -> list[tuple[str, Path]]:
+    """(name, run) per folder or file under `root` matching a glob: a run folder's last version with event
+    files, or a curve file NAME.csv (`curves_csv`); either can be passed to `load_scalars`."""
+    found = []
+    for path in sorted({p for pattern in patterns for p in Path(root).glob(pattern)}):
+        if path.is_dir():
+            versions = sorted(path.glob("version_*"))
+            if versions and any(versions[-1].glob("events.out.tfevents.*")):
+                found.append((path.name, versions[-1]))
+        elif path.suffix == ".csv":
+            found.append((path.stem, path))
+    return found
 
 
 def _load_curves(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:

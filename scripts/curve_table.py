@@ -23,6 +23,7 @@ from lightning_td3.analysis import (
     comparison_table,
     env_step_series,
     env_steps_to_reach,
+    find_runs,
     load_scalars,
     mean_between,
     mean_std,
@@ -44,19 +45,6 @@ def run_row(run_dir: Path, budget: float, learning_starts: float) -> list[float]
             reach if reach <= budget else float("nan"), dips]  # fmt: skip
 
 
-def runs(logs: Path, patterns: list[str]) -> list[tuple[str, Path]]:
-    """(name, run) per match: a run folder's last version with event files, or a curve file NAME.csv."""
-    found = []
-    for path in sorted({p for pattern in patterns for p in logs.glob(pattern)}):
-        if path.is_dir():
-            versions = sorted(path.glob("version_*"))
-            if versions and any(versions[-1].glob("events.out.tfevents.*")):
-                found.append((path.name, versions[-1]))
-        elif path.suffix == ".csv":
-            found.append((path.stem, path))
-    return found
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logs", nargs="?", default="lightning_logs")
@@ -66,7 +54,7 @@ def main() -> None:
     parser.add_argument("--against", help="compare this group's second-half mean with every other group's")
     args = parser.parse_args()
     groups: dict[str, list[list[float]]] = defaultdict(list)
-    for name, run in runs(Path(args.logs), args.runs):
+    for name, run in find_runs(args.logs, args.runs):
         row = run_row(run, args.budget, args.learning_starts)
         if np.isfinite(row[0]):  # the run reached the budget
             groups[re.sub(r"_seed\d+$", "", name)].append(row)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lightning_td3.analysis import load_scalars, save_curves
+from lightning_td3.analysis import curves_csv, find_runs, load_scalars
 
 
 def main() -> None:
@@ -20,18 +20,19 @@ def main() -> None:
     parser.add_argument("out")
     parser.add_argument("--runs", nargs="+", default=["*"], help="folder-name globs under LOGS")
     args = parser.parse_args()
-    folders = sorted({p for pattern in args.runs for p in Path(args.logs).glob(pattern) if p.is_dir()})
-    runs = [(folder.name, sorted(folder.glob("version_*"))) for folder in folders]
-    runs = [(name, versions[-1]) for name, versions in runs if versions]
+    runs = [(name, run) for name, run in find_runs(args.logs, args.runs) if run.is_dir()]
     if not runs:
-        raise SystemExit(f"error: no run folder under {args.logs} matches {args.runs}")
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    for name, run_dir in runs:
+        raise SystemExit(f"error: no run folder with logs under {args.logs} matches {args.runs}")
+    texts = {}
+    for name, run in runs:  # every run is read and checked before anything is written
         try:
-            rows = save_curves(load_scalars(run_dir), Path(args.out) / f"{name}.csv")
+            texts[name] = curves_csv(load_scalars(run))
         except ValueError as err:
-            raise SystemExit(f"error: {run_dir}: {err}") from None
-        print(f"{name}: {rows} points")
+            raise SystemExit(f"error: {run}: {err}") from None
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (Path(args.out) / f"{name}.csv").write_text(text)
+        print(f"{name}: {len(text.splitlines()) - 1} points")
 
 
 if __name__ == "__main__":

@@ -113,6 +113,7 @@ def test_exported_curves_give_the_same_tables_as_the_logs(tmp_path):
 def test_exporting_a_run_without_evaluations_is_a_one_line_error(tmp_path):
     from torch.utils.tensorboard import SummaryWriter
 
+    write_run(tmp_path / "logs", "main_seed0", [600.0, 1200.0])  # fine on its own, but not written either
     w = SummaryWriter(tmp_path / "logs" / "smoke_seed0" / "version_0")
     w.add_scalar("train/critic_loss", 1.0, 1)
     w.close()
