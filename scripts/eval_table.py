@@ -2,8 +2,11 @@
 
     python scripts/eval_table.py docs/results                  # every policy, mean ± std over runs
     python scripts/eval_table.py docs/results --against main   # how clearly `main` beats each of the others
+    python scripts/eval_table.py docs/results --pool 78k 80k   # also each run's last two checkpoints as one
 
-Files are grouped by name with the `_seedN` suffix removed; a group's runs are its seeds.
+Files are grouped by name with the `_seedN` suffix removed; a group's runs are its seeds. `--pool A B` adds, for
+every run evaluated as both `A_NAME` and `B_NAME`, a run `A+B_NAME` holding all of their episodes: one checkpoint
+is a snapshot, and neighbouring checkpoints of the same run can differ by hundreds of return.
 """
 
 from __future__ import annotations
@@ -23,11 +26,37 @@ COLUMNS = [("return", "return_mean"), ("success", "success_rate"), ("route compl
            ("lane invasions/km", "lane_invasions_per_km"), ("episode length", "episode_length_mean")]  # fmt: skip
 
 
-def load_groups(folder: str) -> dict[str, list[dict]]:
+PER_KM = ("collisions_per_km", "lane_invasions_per_km")
+
+
+def pool(results: list[dict]) -> dict:
+    """One evaluation holding every episode of `results` (evaluations of checkpoints of one run)."""
+    n = np.array([r["episodes"] for r in results], dtype=float)
+    km = n * np.array([r["distance_mean"] for r in results]) / 1000.0
+    means = np.array([r["return_mean"] for r in results])
+    pooled = {"episodes": int(n.sum()), "return_mean": float(np.average(means, weights=n))}
+    spread = np.array([r["return_std"] for r in results]) ** 2 + (means - pooled["return_mean"]) ** 2
+    pooled["return_std"] = float(np.sqrt(np.average(spread, weights=n)))
+    for _, key in COLUMNS:
+        if key in PER_KM:
+            pooled[key] = float((np.array([r[key] for r in results]) * km).sum() / km.sum())
+        elif key not in pooled:
+            pooled[key] = float(np.average([r[key] for r in results], weights=n))
+    pooled["distance_mean"] = float(km.sum() * 1000.0 / n.sum())
+    return pooled
+
+
+def load_groups(folder: str, pool_prefixes: list[str] | None = None) -> dict[str, list[dict]]:
+    runs = {path.stem.removeprefix("eval_"): json.loads(path.read_text())
+            for path in sorted(Path(folder).glob("eval_*.json"))}  # fmt: skip
+    if pool_prefixes:
+        first, *rest = pool_prefixes
+        for name in [n.removeprefix(f"{first}_") for n in runs if n.startswith(f"{first}_")]:
+            if all(f"{p}_{name}" in runs for p in rest):
+                runs[f"{'+'.join(pool_prefixes)}_{name}"] = pool([runs[f"{p}_{name}"] for p in pool_prefixes])
     groups: dict[str, list[dict]] = defaultdict(list)
-    for path in sorted(Path(folder).glob("eval_*.json")):
-        name = path.stem.removeprefix("eval_")
-        groups[re.sub(r"_seed\d+$", "", name)].append(json.loads(path.read_text()))
+    for name, result in runs.items():
+        groups[re.sub(r"_seed\d+$", "", name)].append(result)
     return dict(groups)
 
 
@@ -52,8 +81,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default="docs/results")
     parser.add_argument("--against", help="compare this group's eval return with every other group's")
+    parser.add_argument("--pool", nargs="+", metavar="PREFIX", help="pool each run's evaluations under these prefixes")
     args = parser.parse_args()
-    groups = load_groups(args.folder)
+    if args.pool is not None and len(args.pool) < 2:
+        raise SystemExit("error: --pool needs at least two prefixes, e.g. --pool 78k 80k")
+    groups = load_groups(args.folder, args.pool)
     if args.against and args.against not in groups:
         raise SystemExit(f"error: no evaluations of '{args.against}' (groups: {', '.join(groups)})")
     returns = {group: [r["return_mean"] for r in results] for group, results in groups.items()}

@@ -6,10 +6,11 @@ from pathlib import Path
 SCRIPT = Path(__file__).parents[1] / "scripts" / "eval_table.py"
 
 
-def write_eval(folder, name, ret, success=1.0):
+def write_eval(folder, name, ret, success=1.0, **overrides):
     keys = dict(return_mean=ret, return_std=10.0, success_rate=success, route_completion_mean=1.0, avg_speed_kmh=30.0,
-                collisions_per_km=0.0, lane_invasions_per_km=0.0, episode_length_mean=200.0)  # fmt: skip
-    (folder / f"eval_{name}.json").write_text(json.dumps(keys))
+                collisions_per_km=0.0, lane_invasions_per_km=0.0, episode_length_mean=200.0, episodes=10,
+                distance_mean=350.0)  # fmt: skip
+    (folder / f"eval_{name}.json").write_text(json.dumps({**keys, **overrides}))
 
 
 def table(folder, *args):
@@ -37,6 +38,23 @@ def test_seeds_are_grouped_and_compared_against_the_named_group(tmp_path):
     assert row[1:4] == ["2", "1600", "+0"] and row[-1] == "0.50 |"
     low, high = (int(x) for x in row[4].strip("[]").split(", "))
     assert -200 < low < 0 < high < 200
+
+def test_pool_merges_a_runs_checkpoints_into_one_evaluation_of_all_their_episodes(tmp_path):
+    # seed 0: 10 laps at exactly 1000 (100 m each), then 10 at exactly 1200 (300 m each): 20 laps, mean 1100,
+    # std 100; 2 lane invasions/km over 1 km, then none over 3 km: 0.5 per km; success 1 and 0.5: 0.75
+    write_eval(tmp_path, "78k_main_seed0", 1000.0, return_std=0.0, distance_mean=100.0, lane_invasions_per_km=2.0)
+    write_eval(tmp_path, "80k_main_seed0", 1200.0, 0.5, return_std=0.0, distance_mean=300.0)
+    write_eval(tmp_path, "80k_main_seed1", 1300.0)  # no 78k evaluation: not pooled
+    lines = table(tmp_path, "--pool", "78k", "80k").stdout.splitlines()
+    rows = {line.split(" | ")[0].strip("| "): line for line in lines}
+    assert rows["78k+80k_main"] == "| 78k+80k_main | 1 | 1100 ± 100 (episodes) | 0.75 | 1 | 30 | 0 | 0.5 | 200 |"
+    assert rows["80k_main"].startswith("| 80k_main | 2 | 1.25e+03 ± 50 |")  # the checkpoints' own rows stay
+    against = table(tmp_path, "--pool", "78k", "80k", "--against", "78k+80k_main").stdout
+    assert "| 78k_main | 1 | 1000 | +100 |" in against
+    alone = table(tmp_path, "--pool", "80k")
+    assert alone.returncode != 0
+    assert alone.stderr.strip() == "error: --pool needs at least two prefixes, e.g. --pool 78k 80k"
+
 
 def test_an_unknown_group_is_a_one_line_error(tmp_path):
     write_eval(tmp_path, "main_seed0", 1.0)
