@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces docs/RESULTS.md: every training run of its tables, the baselines, a 10-episode evaluation of
 # every final checkpoint, and the report's tables and plots.
-# Each 40k leg is ~25-35 min of one CPU core; JOBS runs go in parallel (default 2): about 13 hours in all.
+# Each 40k leg is ~25-35 min of one CPU core; JOBS runs go in parallel (default 2): about 16 hours in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -31,10 +31,11 @@ evaluate_all() {  # JSON name prefix, then the runs: each final checkpoint on th
       --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/last.ckpt" > "$OUT/eval_$prefix$name.json"
   done
 }
+TAU01="--model.tau 0.01"  # the target networks' rate until session 7: every run below up to the tau array
 GAIN1="--model.layer_norm_gain 1.0"  # the feature LayerNorm's gain before session 4 (gain1_* and lr3e-4_* runs)
 OLD="$GAIN1 --model.critic_mlp_lr 3e-4 --model.actor_mlp_lr 3e-4"  # the heads' rate before session 3 (lr3e-4_*)
 runs=(
-  # configs/racetrack.yaml as it is (gain 0.1, heads at 1e-3), and its ablations
+  # configs/racetrack.yaml at tau 0.01 (gain 0.1, heads at 1e-3), and its ablations
   "main_seed0 --seed_everything 0"
   "main_seed1 --seed_everything 1"
   "main_seed2 --seed_everything 2"
@@ -69,7 +70,7 @@ runs=(
   "classical_warmup_seed0 --data.warmup.kind classical --seed_everything 0 --data.max_env_steps 20000"
 )
 # every run first to 40k env steps (configs/racetrack.yaml runs 80k: the long runs below resume to it)
-train_all "--data.max_env_steps 40000" "${runs[@]}"
+train_all "$TAU01 --data.max_env_steps 40000" "${runs[@]}"
 
 # baselines and every final checkpoint on the same 10 evaluation episodes (seeds 10000-10009)
 for policy in classical random; do
@@ -89,7 +90,7 @@ for run in "${long[@]}"; do  # the 40k checkpoints, for input_reliance below
   name=${run%% *}
   cp "$LOGS/$name/version_0/checkpoints/env_steps=40000.ckpt" "$LOGS/keep/${name}_40k_final.ckpt"
 done
-train_all "--ckpt_path last --data.max_env_steps 80000" "${long[@]}"
+train_all "$TAU01 --ckpt_path last --data.max_env_steps 80000" "${long[@]}"
 evaluate_all 80k_ "${long[@]}"
 # more seeds of single critic and no delay (session 6): one 80k run each, configs/racetrack.yaml's length
 # (ablation_no_delay_seed2 ran in session 7: session 6's run was lost with its machine at 38k)
@@ -99,7 +100,7 @@ more=(
   "ablation_no_delay_seed1 --config configs/ablations/no_delay.yaml --seed_everything 1"
   "ablation_no_delay_seed2 --config configs/ablations/no_delay.yaml --seed_everything 2"
 )
-train_all "" "${more[@]}"
+train_all "$TAU01" "${more[@]}"
 evaluate_all 80k_ "${more[@]}"
 # session 7: how fast the target networks move. main at tau 0.02 (its targets per env step as fast as no delay's
 # at 0.01), no delay at tau 0.005 (as slow as main's) and at 0.02
@@ -109,24 +110,48 @@ tau=(
   "tau02_main_seed2 --model.tau 0.02 --seed_everything 2"
   "tau005_ablation_no_delay_seed0 --config configs/ablations/no_delay.yaml --model.tau 0.005 --seed_everything 0"
   "tau02_ablation_no_delay_seed0 --config configs/ablations/no_delay.yaml --model.tau 0.02 --seed_everything 0"
+  # session 8: tau 0.02 became configs/racetrack.yaml's default; its ablations at it
+  "tau02_ablation_no_delay_seed1 --config configs/ablations/no_delay.yaml --model.tau 0.02 --seed_everything 1"
+  "tau02_ablation_no_delay_seed2 --config configs/ablations/no_delay.yaml --model.tau 0.02 --seed_everything 2"
+  "tau02_ablation_no_layernorm_seed0 --config configs/ablations/no_layernorm.yaml --model.tau 0.02 --seed_everything 0"
+  "tau02_ablation_single_critic_seed0 --config configs/ablations/single_critic.yaml --model.tau 0.02 --seed_everything 0"
+  "tau02_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --model.tau 0.02 --seed_everything 0"
 )
 train_all "" "${tau[@]}"
 evaluate_all 80k_ "${tau[@]}"
+for run in "${tau[@]}"; do  # the checkpoint before the last, a second snapshot of each final policy (session 8)
+  name=${run%% *}
+  OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml --episodes 10 \
+    --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/env_steps=78000.ckpt" > "$OUT/eval_78k_$name.json"
+done
 # the learning curves, kept in the repository (lightning_logs/ does not outlive its machine)
 python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs 'main_seed*' 'ablation_*' 'gain1_*' 'lr3e-4_*' \
   'classical_warmup*' 'tau*'
 python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau*' 'ablation_no_delay_seed2*' \
   > "$OUT/curves_80k_tau.md"
 mkdir -p "$LOGS/tau_report"
-TRAINING_REPORT_RUNS="tau02_main_seed* ablation_no_delay_seed2 tau005_* tau02_ablation*" TRAINING_REPORT_LOGS="$PWD/$LOGS" \
+TRAINING_REPORT_RUNS="tau02_main_seed* ablation_no_delay_seed2 tau005_* tau02_ablation_no_delay_seed0" \
+  TRAINING_REPORT_LOGS="$PWD/$LOGS" \
   TRAINING_REPORT_OUT="$PWD/$LOGS/tau_report" TRAINING_REPORT_BUDGET=80000 \
   jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/tau_report/report.ipynb" notebooks/training_report.ipynb
 cp "$LOGS/tau_report/validation.md" "$OUT/validation_tau.md"
 cp "$LOGS/tau_report/eval.png" "$OUT/eval_tau.png"
+# session 8: configs/racetrack.yaml (tau 0.02) and its ablations at tau 0.02
+mkdir -p "$LOGS/tau02_report"
+TRAINING_REPORT_RUNS="tau02_main_seed* tau02_ablation*" TRAINING_REPORT_LOGS="$PWD/$LOGS" \
+  TRAINING_REPORT_OUT="$PWD/$LOGS/tau02_report" TRAINING_REPORT_BUDGET=80000 \
+  jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/tau02_report/report.ipynb" notebooks/training_report.ipynb
+cp "$LOGS/tau02_report/eval.png" "$OUT/eval_tau02.png"
+cp "$LOGS/tau02_report/validation.md" "$OUT/validation_tau02.md"
+python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau02_*' --against tau02_main \
+  > "$OUT/curves_80k_vs_tau02_main.md"
 
 python scripts/eval_table.py "$OUT" > "$OUT/eval_table.md"
 python scripts/eval_table.py "$OUT" --against 80k_main > "$OUT/eval_vs_80k_main.md"
 python scripts/eval_table.py "$OUT" --against main > "$OUT/eval_vs_main.md"
+python scripts/eval_table.py "$OUT" --pool 78k 80k > "$OUT/eval_table_pooled.md"
+python scripts/eval_table.py "$OUT" --pool 78k 80k --against 78k+80k_tau02_main > "$OUT/eval_vs_tau02_main.md"
+python scripts/eval_table.py "$OUT" --against 80k_tau02_main > "$OUT/eval_vs_80k_tau02_main.md"
 python scripts/curve_table.py "$LOGS" --budget 80000 --runs 'main_seed*' 'ablation_*' 'gain1_main*' > "$OUT/curves_80k.md"
 python scripts/curve_table.py "$LOGS" --budget 80000 --runs 'main_seed*' 'ablation_*' 'gain1_main*' --against main \
   > "$OUT/curves_80k_vs_main.md"
