@@ -23,12 +23,12 @@ train_all() {  # fit args for every run, then the runs ("name args..."; a run's 
   done
   wait
 }
-evaluate_all() {  # JSON name prefix, then the runs: each final checkpoint on the 10 evaluation laps
-  local prefix=$1; shift
+evaluate_all() {  # JSON name prefix, then the runs: each final checkpoint (or $CKPT) on the 10 evaluation laps
+  local prefix=$1 ckpt=${CKPT:-last.ckpt}; shift
   for run in "$@"; do
     local name=${run%% *}
     OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml --episodes 10 \
-      --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/last.ckpt" > "$OUT/eval_$prefix$name.json"
+      --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/$ckpt" > "$OUT/eval_$prefix$name.json"
   done
 }
 TAU01="--model.tau 0.01"  # the target networks' rate until session 7: every run below up to the tau array
@@ -119,11 +119,8 @@ tau=(
 )
 train_all "" "${tau[@]}"
 evaluate_all 80k_ "${tau[@]}"
-for run in "${tau[@]}"; do  # the checkpoint before the last, a second snapshot of each final policy (session 8)
-  name=${run%% *}
-  OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml --episodes 10 \
-    --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/env_steps=78000.ckpt" > "$OUT/eval_78k_$name.json"
-done
+# the checkpoint before the last, a second snapshot of each final policy (session 8)
+CKPT=env_steps=78000.ckpt evaluate_all 78k_ "${tau[@]}"
 # the learning curves, kept in the repository (lightning_logs/ does not outlive its machine)
 python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs 'main_seed*' 'ablation_*' 'gain1_*' 'lr3e-4_*' \
   'classical_warmup*' 'tau*'
