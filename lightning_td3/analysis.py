@@ -85,6 +85,19 @@ def mean_std(values: Iterable[float]) -> tuple[float, float]:
     return float(v.mean()), float(v.std())
 
 
+def format_mean_std(mean: float, std: float) -> str:
+    """'1632 ± 59' rather than '1.63e+03 ± 59': three significant digits, but never an exponent for the
+    returns, distances and step counts these tables hold."""
+    return f"{format_value(mean)} ± {format_value(std, digits=2)}"
+
+
+def format_value(x: float, digits: int = 3) -> str:
+    """`digits` significant digits, or the integer part where that is longer."""
+    if not np.isfinite(x) or abs(x) < 10 ** (digits - 1):
+        return f"{x:.{digits}g}"
+    return f"{x:.0f}"
+
+
 def reward_term_shares(scalars: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
     """Each reward term's share of the summed absolute per-episode term values over the run."""
     totals = {tag.split("/", 1)[1]: float(np.abs(vals).sum()) for tag, (_, vals) in scalars.items()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lightning_td3.analysis import comparison_table
+from lightning_td3.analysis import comparison_table, format_mean_std, format_value
 
 COLUMNS = [("return", "return_mean"), ("success", "success_rate"), ("route completion", "route_completion_mean"),
            ("avg speed km/h", "avg_speed_kmh"), ("collisions/km", "collisions_per_km"),
@@ -68,11 +68,11 @@ def metrics_table(groups: dict[str, list[dict]]) -> list[str]:
         for _, key in COLUMNS:
             values = np.array([r[key] for r in results], dtype=float)
             if len(values) > 1:
-                cells.append(f"{values.mean():.3g} ± {values.std():.2g}")
+                cells.append(format_mean_std(values.mean(), values.std()))
             elif key == "return_mean":
                 cells.append(f"{values[0]:.0f} ± {results[0]['return_std']:.0f} (episodes)")
             else:
-                cells.append(f"{values[0]:.3g}")
+                cells.append(format_value(values[0]))
         lines.append(f"| {group} | {len(results)} | " + " | ".join(cells) + " |")
     return lines
 

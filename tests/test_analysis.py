@@ -6,6 +6,8 @@ from lightning_td3.analysis import (
     bootstrap_difference_ci,
     env_steps_to_reach,
     final_value,
+    format_mean_std,
+    format_value,
     load_scalars,
     mean_between,
     mean_std,
@@ -118,3 +120,11 @@ def test_mean_between_averages_the_evaluations_inside_the_env_step_window(tmp_pa
     assert mean_between(scalars, "eval/return_mean", 0, 1200) == pytest.approx(50.0)
     assert np.isnan(mean_between(scalars, "eval/return_mean", 0, 5000))  # the run stopped short
     assert np.isnan(mean_between(scalars, "missing", 0, 1200))
+
+
+def test_format_mean_std_never_uses_an_exponent_for_large_values():
+    assert format_mean_std(1632.4, 59.2) == "1632 ± 59"
+    assert format_mean_std(1480.0, 120.3) == "1480 ± 120"  # was '1.48e+03 ± 1.2e+02'
+    assert format_mean_std(0.8222, 0.163) == "0.822 ± 0.16"
+    assert format_mean_std(-22.46, 3.04) == "-22.5 ± 3"
+    assert format_value(0.00521) == "0.00521" and format_value(15998.0) == "15998"

@@ -19,7 +19,7 @@ def test_training_report_runs_on_smoke_logs(tmp_path, monkeypatch):
         out = subprocess.run(
             [sys.executable, "-m", "lightning_td3", "fit", "--config", str(ROOT / "configs/smoke.yaml"),
              "--trainer.enable_progress_bar", "false", "--trainer.logger.init_args.name", f"smoke_seed{seed}",
-             "--seed_everything", str(seed), "--data.max_env_steps", "60"],
+             "--seed_everything", str(seed)],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
         )
         assert out.returncode == 0, out.stderr[-2000:]
@@ -38,4 +38,20 @@ def test_training_report_runs_on_smoke_logs(tmp_path, monkeypatch):
     validation = (report / "validation.md").read_text()
     assert "encoder feature L2 within" in validation and "zero feature-norm and gradient alerts" in validation
     assert "to return 500" in (report / "learning_speed.md").read_text()
+    assert "2 runs in" in "".join(o.get("text", "") for o in nb.cells[1].outputs)
+
+    # the same report from the kept curves once the logs are gone: the eval plot and tables, no validation
+    curves = tmp_path / "curves"
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "export_curves.py"), str(tmp_path / "lightning_logs"),
+                          str(curves)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    monkeypatch.setenv("TRAINING_REPORT_LOGS", str(curves))
+    monkeypatch.setenv("TRAINING_REPORT_OUT", str(tmp_path / "from_curves"))
+    nb = nbformat.read(ROOT / "notebooks" / "training_report.ipynb", as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources=resources).execute()
+    kept = tmp_path / "from_curves"
+    assert (kept / "eval.png").stat().st_size > 5000
+    assert sorted(p.name for p in kept.glob("*.png")) == ["eval.png"]  # no empty debug plots
+    assert not (kept / "validation.md").exists()
+    assert "smoke " in (kept / "final_metrics.md").read_text() and "smoke" in (kept / "learning_speed.md").read_text()
     assert "2 runs in" in "".join(o.get("text", "") for o in nb.cells[1].outputs)

@@ -25,7 +25,7 @@ def test_seeds_are_grouped_and_compared_against_the_named_group(tmp_path):
         write_eval(tmp_path, f"ablation_no_layernorm_seed{seed}", ret)
 
     metrics = table(tmp_path).stdout.splitlines()
-    assert "| main | 3 | 1.6e+03 ± 82 | 1 ± 0 |" in metrics[-1]
+    assert "| main | 3 | 1600 ± 82 | 1 ± 0 |" in metrics[-1]
     assert "| ablation_ddpg | 1 | -20 ± 10 (episodes) | 0 |" in metrics[2]
 
     rows = {line.split(" | ")[0].strip("| "): line for line in table(tmp_path, "--against", "main").stdout.splitlines()}
@@ -48,7 +48,7 @@ def test_pool_merges_a_runs_checkpoints_into_one_evaluation_of_all_their_episode
     lines = table(tmp_path, "--pool", "78k", "80k").stdout.splitlines()
     rows = {line.split(" | ")[0].strip("| "): line for line in lines}
     assert rows["78k+80k_main"] == "| 78k+80k_main | 1 | 1100 ± 100 (episodes) | 0.75 | 1 | 30 | 0 | 0.5 | 200 |"
-    assert rows["80k_main"].startswith("| 80k_main | 2 | 1.25e+03 ± 50 |")  # the checkpoints' own rows stay
+    assert rows["80k_main"].startswith("| 80k_main | 2 | 1250 ± 50 |")  # the checkpoints' own rows stay
     against = table(tmp_path, "--pool", "78k", "80k", "--against", "78k+80k_main").stdout
     assert "| 78k_main | 1 | 1000 | +100 |" in against
     alone = table(tmp_path, "--pool", "80k")
