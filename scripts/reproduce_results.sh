@@ -116,6 +116,11 @@ tau=(
   "tau02_ablation_no_layernorm_seed0 --config configs/ablations/no_layernorm.yaml --model.tau 0.02 --seed_everything 0"
   "tau02_ablation_single_critic_seed0 --config configs/ablations/single_critic.yaml --model.tau 0.02 --seed_everything 0"
   "tau02_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --model.tau 0.02 --seed_everything 0"
+  # session 9: more seeds of the ablations at tau 0.02
+  "tau02_ablation_no_layernorm_seed1 --config configs/ablations/no_layernorm.yaml --model.tau 0.02 --seed_everything 1"
+  "tau02_ablation_no_layernorm_seed2 --config configs/ablations/no_layernorm.yaml --model.tau 0.02 --seed_everything 2"
+  "tau02_ablation_single_critic_seed1 --config configs/ablations/single_critic.yaml --model.tau 0.02 --seed_everything 1"
+  "tau02_ablation_single_critic_seed2 --config configs/ablations/single_critic.yaml --model.tau 0.02 --seed_everything 2"
 )
 train_all "" "${tau[@]}"
 evaluate_all 80k_ "${tau[@]}"
