@@ -16,6 +16,7 @@ import hashlib
 import math
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ from lightning_td3.rollout.episodes import EpisodeStats
 from lightning_td3.rollout.evaluation import EVAL_SEED_OFFSET, EvalEpisodes
 from lightning_td3.rollout.exploration import ExplorationConfig, WarmupConfig
 from lightning_td3.rollout.worker import RolloutWorker
+
+# The streams define __len__ on purpose (see replay/stream.py: no prefetch, exact resume) and are read
+# with num_workers=0, so Lightning's caution about __len__ under multi-process loading does not apply.
+warnings.filterwarnings("ignore", message="Your `IterableDataset` has `__len__` defined")
 
 # Seeds of rollout slot g (a DDP rank in synchronous mode, or one worker): seed + SLOT_SEED_STRIDE * g,
 # so slot 0 (a single process, or worker 0 of rank 0) keeps the plain seed.

@@ -43,6 +43,7 @@ def scalar_tags(run_dir: Path) -> set[str]:
 def test_smoke_fit_writes_checkpoints_and_all_tag_families(tmp_path):
     out = run_cli(tmp_path, *fit_args("smoke"))
     assert out.returncode == 0, out.stderr[-3000:]
+    assert "has `__len__` defined" not in out.stderr  # the stream's length is deliberate (no prefetch)
     run = tmp_path / "lightning_logs" / "smoke" / "version_0"
     ckpts = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert ckpts == ["env_steps=100.ckpt", "env_steps=100.replay", "env_steps=50.ckpt", "env_steps=50.replay",
