@@ -2,12 +2,14 @@
 
     python scripts/curve_table.py lightning_logs --budget 40000 [--runs 'main_seed*' 'ablation_*']
     python scripts/curve_table.py lightning_logs --budget 80000 --against main   # second halves compared
+    python scripts/curve_table.py lightning_logs --budget 80000 --against main --window all  # whole curves
     python scripts/curve_table.py docs/results/curves --budget 80000               # kept curves (export_curves.py)
 
 Per group of runs (folder name without `_seedN`), mean ± std over its runs of: the mean eval return
 over (learning starts, budget] (the area under the learning curve), the same over the second half, the
 env steps to a return of 500, and how many second-half evaluations fell below 1000. With --against, the
-second-half means of each group against the named one's: difference, bootstrap interval and P(improvement).
+second-half means (or with --window all, the whole-curve means: speed and final level in one number) of
+each group against the named one's: difference, bootstrap interval and P(improvement).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ def main() -> None:
     parser.add_argument("--learning_starts", type=float, default=2_000)
     parser.add_argument("--runs", nargs="*", default=["*"], help="folder-name globs under LOGS")
     parser.add_argument("--against", help="compare this group's second-half mean with every other group's")
+    parser.add_argument("--window", choices=("second_half", "all"), default="second_half",
+                        help="the evaluations --against compares: the second half of the budget, or all of it")
     args = parser.parse_args()
     groups: dict[str, list[list[float]]] = defaultdict(list)
     for name, run in find_runs(args.logs, args.runs):
@@ -65,9 +69,10 @@ def main() -> None:
         if args.against not in groups:
             raise SystemExit(f"error: no run of '{args.against}' reached {args.budget:.0f} env steps "
                              f"(groups: {', '.join(sorted(groups))})")  # fmt: skip
-        second_halves = {group: [row[1] for row in rows] for group, rows in sorted(groups.items())}
-        what = f"mean eval return, {half:.0f}k–{args.budget / 1000:.0f}k"
-        print("\n".join(comparison_table(second_halves, args.against, what)))
+        column, start = (1, half) if args.window == "second_half" else (0, args.learning_starts / 1000)
+        means = {group: [row[column] for row in rows] for group, rows in sorted(groups.items())}
+        what = f"mean eval return, {start:.0f}k–{args.budget / 1000:.0f}k"
+        print("\n".join(comparison_table(means, args.against, what)))
         return
     print(f"| runs | n | mean eval return, {args.learning_starts / 1000:.0f}k–{args.budget / 1000:.0f}k "
           f"| mean eval return, {half:.0f}k–{args.budget / 1000:.0f}k | env steps to return 500 "

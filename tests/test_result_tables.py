@@ -104,6 +104,12 @@ def test_curve_table_compares_second_halves_against_the_named_group(tmp_path):
     # one ablation run: the interval is main's two seeds resampled, means 1300, 1400 or 1500, minus 1100
     assert lines[2] == "| ablation | 1 | 1100 | +300 | [+200, +400] | 1.00 |"
     assert len(lines) == 3
+    # the whole curves, (2k, 10k]: main 1200 and 950, ablation 1125 (its better start counts here)
+    whole = subprocess.run([*args, "--window", "all"], capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr
+    lines = whole.stdout.splitlines()
+    assert lines[0].startswith("| policy | runs | mean eval return, 2k–10k | main − policy |")
+    assert lines[2] == "| ablation | 1 | 1125 | -50 | [-175, +75] | 0.50 |"  # one main seed above it, one below
     missing = subprocess.run([*args[:-1], "mian"], capture_output=True, text=True)
     assert missing.returncode != 0
     assert missing.stderr.strip() == "error: no run of 'mian' reached 10000 env steps (groups: ablation, main)"
