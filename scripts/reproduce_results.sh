@@ -121,6 +121,9 @@ tau=(
   "tau02_ablation_no_layernorm_seed2 --config configs/ablations/no_layernorm.yaml --model.tau 0.02 --seed_everything 2"
   "tau02_ablation_single_critic_seed1 --config configs/ablations/single_critic.yaml --model.tau 0.02 --seed_everything 1"
   "tau02_ablation_single_critic_seed2 --config configs/ablations/single_critic.yaml --model.tau 0.02 --seed_everything 2"
+  # session 10: DDPG seeds 1-2
+  "tau02_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --model.tau 0.02 --seed_everything 1"
+  "tau02_ablation_ddpg_seed2 --config configs/ablations/ddpg.yaml --model.tau 0.02 --seed_everything 2"
 )
 train_all "" "${tau[@]}"
 evaluate_all 80k_ "${tau[@]}"
@@ -147,6 +150,8 @@ cp "$LOGS/tau02_report/eval.png" "$OUT/eval_tau02.png"
 cp "$LOGS/tau02_report/validation.md" "$OUT/validation_tau02.md"
 python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau02_*' --against tau02_main \
   > "$OUT/curves_80k_vs_tau02_main.md"
+python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau02_*' --against tau02_main --window all \
+  > "$OUT/curves_80k_all_vs_tau02_main.md"
 
 python scripts/eval_table.py "$OUT" > "$OUT/eval_table.md"
 python scripts/eval_table.py "$OUT" --against 80k_main > "$OUT/eval_vs_80k_main.md"
