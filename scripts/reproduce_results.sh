@@ -124,6 +124,9 @@ tau=(
   # session 10: DDPG seeds 1-2
   "tau02_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --model.tau 0.02 --seed_everything 1"
   "tau02_ablation_ddpg_seed2 --config configs/ablations/ddpg.yaml --model.tau 0.02 --seed_everything 2"
+  "tau02_classical_warmup_seed0 --data.warmup.kind classical --model.tau 0.02 --seed_everything 0"
+  "tau02_classical_warmup_seed1 --data.warmup.kind classical --model.tau 0.02 --seed_everything 1"
+  "tau02_classical_warmup_seed2 --data.warmup.kind classical --model.tau 0.02 --seed_everything 2"
 )
 train_all "" "${tau[@]}"
 evaluate_all 80k_ "${tau[@]}"
