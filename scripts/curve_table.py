@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=40_000)
     parser.add_argument("--learning_starts", type=float, default=2_000)
     parser.add_argument("--runs", nargs="*", default=["*"], help="folder-name globs under LOGS")
-    parser.add_argument("--against", help="compare this group's second-half mean with every other group's")
+    parser.add_argument("--against", help="compare this group's mean (over --window) with every other group's")
     parser.add_argument("--window", choices=("second_half", "all"), default="second_half",
                         help="the evaluations --against compares: the second half of the budget, or all of it")
     args = parser.parse_args()

@@ -124,6 +124,7 @@ tau=(
   # session 10: DDPG seeds 1-2
   "tau02_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --model.tau 0.02 --seed_everything 1"
   "tau02_ablation_ddpg_seed2 --config configs/ablations/ddpg.yaml --model.tau 0.02 --seed_everything 2"
+  # session 10: the classical warm-up at this config
   "tau02_classical_warmup_seed0 --data.warmup.kind classical --model.tau 0.02 --seed_everything 0"
   "tau02_classical_warmup_seed1 --data.warmup.kind classical --model.tau 0.02 --seed_everything 1"
   "tau02_classical_warmup_seed2 --data.warmup.kind classical --model.tau 0.02 --seed_everything 2"
@@ -155,6 +156,9 @@ python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau02_*' --ag
   > "$OUT/curves_80k_vs_tau02_main.md"
 python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau02_*' --against tau02_main --window all \
   > "$OUT/curves_80k_all_vs_tau02_main.md"
+{ python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau02_main*' 'tau02_classical_warmup*'
+  python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau02_main*' 'tau02_classical_warmup*' \
+    --against tau02_main --window all; } > "$OUT/curves_80k_warmup.md"
 
 python scripts/eval_table.py "$OUT" > "$OUT/eval_table.md"
 python scripts/eval_table.py "$OUT" --against 80k_main > "$OUT/eval_vs_80k_main.md"
