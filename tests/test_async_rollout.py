@@ -197,8 +197,13 @@ def test_two_workers_feed_the_replay_on_schedule_and_a_killed_worker_is_restarte
     try:
         for _ in range(60):
             train_one()
+        # a loaded 2-core machine can start one worker process seconds after the other, and the first then
+        # claims every step; keep training (the schedule stays exact) until the late one has delivered too
+        deadline = time.monotonic() + 45
+        while not all(shard.num_added > 0 for shard in replay.shards):
+            assert time.monotonic() < deadline, [shard.num_added for shard in replay.shards]
+            train_one()
         processes = [w.process for w in pool.workers]
-        assert all(shard.num_added > 0 for shard in replay.shards)  # both workers' transitions arrived
         assert sum(shard.num_added for shard in replay.shards) == pool.env_steps
         assert max(versions) >= 30 and len(versions - {-1}) >= 5  # published weights reached the workers
         assert max(ahead) <= tolerance + workers - 1, ahead  # workers paused when too far ahead
