@@ -39,6 +39,9 @@ from lightning_td3.rollout.worker import RolloutWorker
 # The streams define __len__ on purpose (see replay/stream.py: no prefetch, exact resume) and are read
 # with num_workers=0, so Lightning's caution about __len__ under multi-process loading does not apply.
 warnings.filterwarnings("ignore", message="Your `IterableDataset` has `__len__` defined")
+# Resuming mid-epoch is exact here: the datamodule's state (replay sidecar, env-step counters, the running
+# episode, RNGs) restores the stream, not Lightning's DataLoader state, so its "not resumable" caution is wrong.
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
 
 # Seeds of rollout slot g (a DDP rank in synchronous mode, or one worker): seed + SLOT_SEED_STRIDE * g,
 # so slot 0 (a single process, or worker 0 of rank 0) keeps the plain seed.

@@ -96,6 +96,8 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
         torch.testing.assert_close(a_params[key], b_params[key], rtol=0, atol=0, msg=key)
     for key in ("env_steps", "episodes", "episode", "rng"):
         assert a_worker[key] == b_worker[key], key
+    # the stream resumes exactly (above), so Lightning's mid-epoch "dataloader is not resumable" caution is silenced
+    assert "Restored all states" in resumed.stderr and "not resumable" not in resumed.stderr
     # the resumed run keeps logging into the run it resumed
     assert not (tmp_path / "lightning_logs" / "killed" / "version_1").exists()
 
