@@ -3,15 +3,19 @@
     python scripts/eval_table.py docs/results                  # every policy, mean ± std over runs
     python scripts/eval_table.py docs/results --against main   # how clearly `main` beats each of the others
     python scripts/eval_table.py docs/results --pool 78k 80k   # also each run's last two checkpoints as one
+    python scripts/eval_table.py docs/results --pool 78k 80k --pool 158k 160k --per_seed --match '*_ddpg_seed*'
 
 Files are grouped by name with the `_seedN` suffix removed; a group's runs are its seeds. `--pool A B` adds, for
 every run evaluated as both `A_NAME` and `B_NAME`, a run `A+B_NAME` holding all of their episodes: one checkpoint
-is a snapshot, and neighbouring checkpoints of the same run can differ by hundreds of return.
+is a snapshot, and neighbouring checkpoints of the same run can differ by hundreds of return. `--pool` may be
+given more than once. `--per_seed` keeps every run its own row (how each run changed between two budgets), and
+`--match` keeps only the rows whose name matches one of its globs.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import re
 from collections import defaultdict
@@ -46,18 +50,20 @@ def pool(results: list[dict]) -> dict:
     return pooled
 
 
-def load_groups(folder: str, pool_prefixes: list[str] | None = None) -> dict[str, list[dict]]:
+def load_groups(folder: str, pools: list[list[str]] | None = None, per_seed: bool = False,
+                match: list[str] | None = None) -> dict[str, list[dict]]:
     runs = {path.stem.removeprefix("eval_"): json.loads(path.read_text())
             for path in sorted(Path(folder).glob("eval_*.json"))}  # fmt: skip
-    if pool_prefixes:
+    for pool_prefixes in pools or []:
         first, *rest = pool_prefixes
         for name in [n.removeprefix(f"{first}_") for n in runs if n.startswith(f"{first}_")]:
             if all(f"{p}_{name}" in runs for p in rest):
                 runs[f"{'+'.join(pool_prefixes)}_{name}"] = pool([runs[f"{p}_{name}"] for p in pool_prefixes])
     groups: dict[str, list[dict]] = defaultdict(list)
     for name, result in runs.items():
-        groups[re.sub(r"_seed\d+$", "", name)].append(result)
-    return dict(groups)
+        groups[name if per_seed else re.sub(r"_seed\d+$", "", name)].append(result)
+    return {name: results for name, results in groups.items()
+            if not match or any(fnmatch.fnmatchcase(name, pattern) for pattern in match)}  # fmt: skip
 
 
 def metrics_table(groups: dict[str, list[dict]]) -> list[str]:
@@ -81,11 +87,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default="docs/results")
     parser.add_argument("--against", help="compare this group's eval return with every other group's")
-    parser.add_argument("--pool", nargs="+", metavar="PREFIX", help="pool each run's evaluations under these prefixes")
+    parser.add_argument("--pool", nargs="+", action="append", metavar="PREFIX",
+                        help="pool each run's evaluations under these prefixes (repeatable)")
+    parser.add_argument("--per_seed", action="store_true", help="one row per run instead of one per group of seeds")
+    parser.add_argument("--match", nargs="+", metavar="GLOB", help="only the rows whose name matches a glob")
     args = parser.parse_args()
-    if args.pool is not None and len(args.pool) < 2:
+    if any(len(prefixes) < 2 for prefixes in args.pool or []):
         raise SystemExit("error: --pool needs at least two prefixes, e.g. --pool 78k 80k")
-    groups = load_groups(args.folder, args.pool)
+    groups = load_groups(args.folder, args.pool, args.per_seed, args.match)
+    if not groups:
+        raise SystemExit(f"error: no evaluations under {args.folder} match {' '.join(args.match or [])}")
     if args.against and args.against not in groups:
         raise SystemExit(f"error: no evaluations of '{args.against}' (groups: {', '.join(groups)})")
     returns = {group: [r["return_mean"] for r in results] for group, results in groups.items()}

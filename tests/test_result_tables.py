@@ -56,6 +56,25 @@ def test_pool_merges_a_runs_checkpoints_into_one_evaluation_of_all_their_episode
     assert alone.stderr.strip() == "error: --pool needs at least two prefixes, e.g. --pool 78k 80k"
 
 
+def test_per_seed_rows_show_how_each_run_changed_between_two_pooled_budgets(tmp_path):
+    # two runs evaluated at 78k, 80k, 158k and 160k: seed 1 improves, seed 2 degrades
+    for seed, returns in [(1, [1000.0, 1200.0, 1500.0, 1700.0]), (2, [1800.0, 1600.0, 900.0, 700.0])]:
+        for prefix, ret in zip(["78k", "80k", "158k", "160k"], returns, strict=True):
+            write_eval(tmp_path, f"{prefix}_ddpg_seed{seed}", ret, return_std=0.0)
+    write_eval(tmp_path, "80k_main_seed0", 1650.0)
+    lines = table(tmp_path, "--pool", "78k", "80k", "--pool", "158k", "160k", "--per_seed",
+                  "--match", "*+*_ddpg_seed*").stdout.splitlines()  # fmt: skip
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:3] for line in lines[2:]}
+    assert rows == {"78k+80k_ddpg_seed1": ["1", "1100 ± 100 (episodes)"],
+                    "78k+80k_ddpg_seed2": ["1", "1700 ± 100 (episodes)"],
+                    "158k+160k_ddpg_seed1": ["1", "1600 ± 100 (episodes)"],
+                    "158k+160k_ddpg_seed2": ["1", "800 ± 100 (episodes)"]}  # fmt: skip
+    grouped = table(tmp_path, "--pool", "158k", "160k", "--match", "158k+160k_*").stdout.splitlines()
+    assert grouped[2].startswith("| 158k+160k_ddpg | 2 | 1200 ± 400 |")  # without --per_seed the seeds pool
+    nothing = table(tmp_path, "--match", "tau02_*")
+    assert nothing.returncode != 0 and nothing.stderr.strip() == f"error: no evaluations under {tmp_path} match tau02_*"
+
+
 def test_an_unknown_group_is_a_one_line_error(tmp_path):
     write_eval(tmp_path, "main_seed0", 1.0)
     result = table(tmp_path, "--against", "mian")
