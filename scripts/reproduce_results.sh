@@ -136,8 +136,6 @@ CKPT=env_steps=78000.ckpt evaluate_all 78k_ "${tau[@]}"
 # the learning curves, kept in the repository (lightning_logs/ does not outlive its machine)
 python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs 'main_seed*' 'ablation_*' 'gain1_*' 'lr3e-4_*' \
   'classical_warmup*' 'tau*'
-python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau*' 'ablation_no_delay_seed2*' \
-  > "$OUT/curves_80k_tau.md"
 mkdir -p "$LOGS/tau_report"
 TRAINING_REPORT_RUNS="tau02_main_seed* ablation_no_delay_seed2 tau005_* tau02_ablation_no_delay_seed0" \
   TRAINING_REPORT_LOGS="$PWD/$LOGS" \
@@ -152,20 +150,9 @@ TRAINING_REPORT_RUNS="tau02_main_seed* tau02_ablation*" TRAINING_REPORT_LOGS="$P
   jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/tau02_report/report.ipynb" notebooks/training_report.ipynb
 cp "$LOGS/tau02_report/eval.png" "$OUT/eval_tau02.png"
 cp "$LOGS/tau02_report/validation.md" "$OUT/validation_tau02.md"
-python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau02_*' --against tau02_main \
-  > "$OUT/curves_80k_vs_tau02_main.md"
-python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau02_*' --against tau02_main --window all \
-  > "$OUT/curves_80k_all_vs_tau02_main.md"
-{ python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau02_main*' 'tau02_classical_warmup*'
-  python scripts/curve_table.py "$OUT/curves" --budget 80000 --runs 'tau02_main*' 'tau02_classical_warmup*' \
-    --against tau02_main --window all; } > "$OUT/curves_80k_warmup.md"
-
-python scripts/eval_table.py "$OUT" > "$OUT/eval_table.md"
-python scripts/eval_table.py "$OUT" --against 80k_main > "$OUT/eval_vs_80k_main.md"
-python scripts/eval_table.py "$OUT" --against main > "$OUT/eval_vs_main.md"
-python scripts/eval_table.py "$OUT" --pool 78k 80k > "$OUT/eval_table_pooled.md"
-python scripts/eval_table.py "$OUT" --pool 78k 80k --against 78k+80k_tau02_main > "$OUT/eval_vs_tau02_main.md"
-python scripts/eval_table.py "$OUT" --against 80k_tau02_main > "$OUT/eval_vs_80k_tau02_main.md"
+# every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py)
+bash scripts/make_tables.sh "$OUT"
+# tables of sessions 2-6's runs, made from their logs (their curves were not kept)
 python scripts/curve_table.py "$LOGS" --budget 80000 --runs 'main_seed*' 'ablation_*' 'gain1_main*' > "$OUT/curves_80k.md"
 python scripts/curve_table.py "$LOGS" --budget 80000 --runs 'main_seed*' 'ablation_*' 'gain1_main*' --against main \
   > "$OUT/curves_80k_vs_main.md"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Remakes every table of docs/RESULTS.md that is made from the kept data alone (the evaluations eval_*.json and
+# the learning curves curves/*.csv under OUT): scripts/reproduce_results.sh calls it after its runs, and
+# tests/test_results_tables_current.py checks that the committed tables are what it makes.
+#   bash scripts/make_tables.sh [OUT]     (default docs/results)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-docs/results}
+C=$OUT/curves
+curves() { python scripts/curve_table.py "$C" "$@"; }
+evals() { python scripts/eval_table.py "$OUT" "$@"; }
+
+curves --budget 80000 --runs 'tau*' 'ablation_no_delay_seed2*' > "$OUT/curves_80k_tau.md"
+curves --budget 80000 --runs 'tau02_*' --against tau02_main > "$OUT/curves_80k_vs_tau02_main.md"
+curves --budget 80000 --runs 'tau02_*' --against tau02_main --window all > "$OUT/curves_80k_all_vs_tau02_main.md"
+{ curves --budget 80000 --runs 'tau02_main*' 'tau02_classical_warmup*'
+  curves --budget 80000 --runs 'tau02_main*' 'tau02_classical_warmup*' --against tau02_main --window all
+} > "$OUT/curves_80k_warmup.md"
+
+evals > "$OUT/eval_table.md"
+evals --against 80k_main > "$OUT/eval_vs_80k_main.md"
+evals --against main > "$OUT/eval_vs_main.md"
+evals --pool 78k 80k > "$OUT/eval_table_pooled.md"
+evals --pool 78k 80k --against 78k+80k_tau02_main > "$OUT/eval_vs_tau02_main.md"
+evals --against 80k_tau02_main > "$OUT/eval_vs_80k_tau02_main.md"
