@@ -23,3 +23,10 @@ evals --against main > "$OUT/eval_vs_main.md"
 evals --pool 78k 80k > "$OUT/eval_table_pooled.md"
 evals --pool 78k 80k --against 78k+80k_tau02_main > "$OUT/eval_vs_tau02_main.md"
 evals --against 80k_tau02_main > "$OUT/eval_vs_80k_tau02_main.md"
+
+# session 11: twice the budget (configs/racetrack.yaml seed 0, DDPG seeds 1-2 resumed to 160k)
+{ curves --budget 160000 --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*'
+  echo
+  evals --pool 78k 80k --pool 158k 160k --per_seed --match '*+*_tau02_main_seed0' '*+*_tau02_ablation_ddpg_seed[12]' \
+    '160k_*'
+} > "$OUT/twice_the_budget_160k.md"

@@ -200,3 +200,21 @@ for budget in 40000 20000; do
     jupyter nbconvert --to notebook --execute --output /tmp/training_report_$budget.ipynb notebooks/training_report.ipynb
   cp /tmp/report$budget/budget_metrics.md "$OUT/budget_metrics_$((budget / 1000))k.md"
 done
+
+# session 11: twice the budget. configs/racetrack.yaml seed 0 and DDPG seeds 1-2, resumed from their 80k
+# checkpoints to 160k env steps (after every 80k evaluation above: resuming moves last.ckpt on and prunes the
+# old checkpoints), then their last two checkpoints on the ten evaluation laps and their critics' bias
+twice=(
+  "tau02_main_seed0 --seed_everything 0"
+  "tau02_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --seed_everything 1"
+  "tau02_ablation_ddpg_seed2 --config configs/ablations/ddpg.yaml --seed_everything 2"
+)
+train_all "--model.tau 0.02 --ckpt_path last --data.max_env_steps 160000" "${twice[@]}"
+evaluate_all 160k_ "${twice[@]}"
+CKPT=env_steps=158000.ckpt evaluate_all 158k_ "${twice[@]}"
+twice_final=()
+for run in "${twice[@]}"; do twice_final+=("$LOGS/${run%% *}/version_0/checkpoints/env_steps=160000.ckpt"); done
+python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 --ckpt "${twice_final[@]}" \
+  > "$OUT/value_bias_160k.md"
+python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs 'tau02_main_seed0' 'tau02_ablation_ddpg_seed[12]'
+bash scripts/make_tables.sh "$OUT"
