@@ -96,7 +96,8 @@ def main() -> None:
         raise SystemExit("error: --pool needs at least two prefixes, e.g. --pool 78k 80k")
     groups = load_groups(args.folder, args.pool, args.per_seed, args.match)
     if not groups:
-        raise SystemExit(f"error: no evaluations under {args.folder} match {' '.join(args.match or [])}")
+        which = f" match {' '.join(args.match)}" if args.match else ""
+        raise SystemExit(f"error: no evaluations under {args.folder}{which}")
     if args.against and args.against not in groups:
         raise SystemExit(f"error: no evaluations of '{args.against}' (groups: {', '.join(groups)})")
     returns = {group: [r["return_mean"] for r in results] for group, results in groups.items()}
