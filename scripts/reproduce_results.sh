@@ -199,7 +199,8 @@ for budget in 40000 20000; do
   cp /tmp/report$budget/budget_metrics.md "$OUT/budget_metrics_$((budget / 1000))k.md"
 done
 
-# sessions 11-12: twice the budget. configs/racetrack.yaml seeds 0-2, DDPG and single critic seeds 1-2, resumed
+# sessions 11-12: twice the budget. configs/racetrack.yaml seeds 0-2, DDPG and single critic seeds 1-2 and no
+# LayerNorm seed 1, resumed
 # from their 80k checkpoints to 160k env steps (after every 80k evaluation above: resuming moves last.ckpt on and
 # prunes the old checkpoints), then their last two checkpoints on the ten evaluation laps and their critics' bias.
 # The main runs went 0->160k (seed 1 in two legs, 0->130k and 130k->160k); resuming is the same run (the
@@ -212,6 +213,7 @@ twice=(
   "tau02_ablation_ddpg_seed2 --config configs/ablations/ddpg.yaml --seed_everything 2"
   "tau02_ablation_single_critic_seed1 --config configs/ablations/single_critic.yaml --seed_everything 1"
   "tau02_ablation_single_critic_seed2 --config configs/ablations/single_critic.yaml --seed_everything 2"
+  "tau02_ablation_no_layernorm_seed1 --config configs/ablations/no_layernorm.yaml --seed_everything 1"
 )
 train_all "--model.tau 0.02 --ckpt_path last --data.max_env_steps 160000" "${twice[@]}"
 evaluate_all 160k_ "${twice[@]}"
@@ -221,7 +223,7 @@ for run in "${twice[@]}"; do twice_final+=("$LOGS/${run%% *}/version_0/checkpoin
 python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 --ckpt "${twice_final[@]}" \
   > "$OUT/value_bias_160k.md"
 python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed[12]' \
-  'tau02_ablation_single_critic_seed[12]'
+  'tau02_ablation_single_critic_seed[12]' 'tau02_ablation_no_layernorm_seed1'
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
