@@ -200,9 +200,9 @@ for budget in 40000 20000; do
 done
 
 # sessions 11-12: twice the budget. configs/racetrack.yaml seeds 0-2, DDPG and single critic seeds 1-2 and no
-# LayerNorm seed 1, resumed
-# from their 80k checkpoints to 160k env steps (after every 80k evaluation above: resuming moves last.ckpt on and
-# prunes the old checkpoints), then their last two checkpoints on the ten evaluation laps and their critics' bias.
+# LayerNorm seed 1, resumed from their 80k checkpoints to 160k env steps (after every 80k evaluation above:
+# resuming moves last.ckpt on and prunes the old checkpoints), then their last two checkpoints on the ten
+# evaluation laps and their critics' bias.
 # The main runs went 0->160k (seed 1 in two legs, 0->130k and 130k->160k); resuming is the same run (the
 # resume test compares parameters bit for bit, and all three runs' curves up to 80k equal session 8's)
 twice=(
@@ -222,8 +222,7 @@ twice_final=()
 for run in "${twice[@]}"; do twice_final+=("$LOGS/${run%% *}/version_0/checkpoints/env_steps=160000.ckpt"); done
 python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 --ckpt "${twice_final[@]}" \
   > "$OUT/value_bias_160k.md"
-python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed[12]' \
-  'tau02_ablation_single_critic_seed[12]' 'tau02_ablation_no_layernorm_seed1'
+python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs "${twice[@]%% *}"
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
