@@ -22,6 +22,7 @@ import yaml
 from lightning_td3.agent import TD3
 from lightning_td3.agent.reliance import input_reliance
 from lightning_td3.baselines.classical import ClassicalController
+from lightning_td3.config_files import ConfigFileError, read_config_files
 from lightning_td3.envs.factory import make_env
 from lightning_td3.rollout.episodes import run_episode
 
@@ -47,7 +48,7 @@ def controller_states(config: dict, episodes: int, frame_stack: int, seed: int) 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
+    parser.add_argument("--config", required=True, action="append", help="repeat it to layer configs as `fit` does")
     parser.add_argument("--ckpt", nargs="+", required=True)
     parser.add_argument("--episodes", type=int, default=1)
     parser.add_argument("--seed", type=int, default=10_000, help="env seed of the first lap (eval laps: 10000+)")
@@ -79,7 +80,11 @@ def main() -> int:
             label = f"{path}, untrained, init seed {seed}" + "".join(f", {k}={v}" for k, v in changes.items())
             agents.append((label, TD3(**{**trained.hparams, **changes}).eval()))
     frame_stack = int(agents[0][1].hparams.image_shape[0])
-    config = yaml.safe_load(Path(args.config).read_text())
+    try:
+        config = read_config_files(args.config)
+    except ConfigFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     images, vectors = controller_states(config, args.episodes, frame_stack, args.seed)
     print(f"{len(images)} states from {args.episodes} classical-controller lap(s), env seed {args.seed}+\n")
     print("| checkpoint | feature L2 | action change, pixels permuted | action change, vector permuted "

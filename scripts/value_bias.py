@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from lightning_td3.agent import TD3
 from lightning_td3.agent.value_bias import drive, value_bias
+from lightning_td3.config_files import ConfigFileError, read_config_files
 from lightning_td3.envs.factory import make_env
 
 MS_TO_KMH = 3.6
@@ -28,7 +28,7 @@ MS_TO_KMH = 3.6
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
+    parser.add_argument("--config", required=True, action="append", help="repeat it to layer configs as `fit` does")
     parser.add_argument("--ckpt", nargs="+", required=True)
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=20_000, help="env seed of the first episode (the same for "
@@ -43,7 +43,11 @@ def main() -> int:
         return 2
     os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
     torch.set_num_threads(1)
-    data = yaml.safe_load(Path(args.config).read_text()).get("data", {})
+    try:
+        data = read_config_files(args.config).get("data", {})
+    except ConfigFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     env = make_env(data.get("env", "racetrack"), **(data.get("env_kwargs") or {}))
     print(f"{args.episodes} episodes of the training env per checkpoint, env seed {args.seed}+, deterministic "
           "actions; bias = mean over states of Q(s, a) - the discounted return that followed\n")  # fmt: skip

@@ -1,17 +1,21 @@
 """Every shipped config (and every ablation on top of the racetrack config) parses, with the values the
 docs promise for the main config."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from lightning_td3.cli import main
+from lightning_td3.config_files import ConfigFileError, read_config_files
 
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*.yaml"))
 ABLATIONS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs/ablations").glob("*.yaml"))
+TRAFFIC = "configs/overlays/racetrack_traffic.yaml"
 
 
 def printed_config(capsys, *configs: str) -> dict:
@@ -47,3 +51,41 @@ def test_racetrack_config_is_the_documented_main_config(capsys):
     assert (model["encoder"], model["feature_dim"], model["layer_norm"]) == ("shared", 50, True)
     assert model["layer_norm_gain"] == 0.1
     assert (model["actor_mlp_lr"], model["critic_mlp_lr"], model["critic_cnn_lr"]) == (1e-3, 1e-3, 1e-4)
+
+
+def test_traffic_overlay_changes_only_the_env_traffic(capsys):
+    base = printed_config(capsys, "configs/racetrack.yaml")
+    traffic = printed_config(capsys, "configs/racetrack.yaml", TRAFFIC)
+    assert traffic["model"] == base["model"]
+    assert {k for k in base["data"] if base["data"][k] != traffic["data"][k]} == {"env_kwargs"}
+    assert traffic["data"]["env_kwargs"] == {**base["data"]["env_kwargs"], "scenario": 2}
+
+
+@pytest.mark.parametrize("configs", [
+    ("configs/racetrack.yaml",),
+    ("configs/racetrack.yaml", TRAFFIC),
+    ("configs/racetrack.yaml", "configs/ablations/ddpg.yaml", TRAFFIC),
+    ("configs/racetrack.yaml", TRAFFIC, "configs/ablations/no_layernorm.yaml"),
+    ("configs/carla_town01.yaml", "configs/carla_town01_scenario2.yaml"),
+])  # fmt: skip
+def test_evaluation_scripts_layer_configs_as_fit_does(configs, capsys, tmp_path):
+    partial = tmp_path / "partial.yaml"  # a later env_kwargs replaces the earlier one whole, as in `fit`
+    partial.write_text("seed_everything: 3\ndata:\n  env_kwargs: {scenario: 1}\n")
+    for layers in (configs, (*configs, str(partial))):
+        fit = printed_config(capsys, *layers)
+        read = read_config_files([ROOT / c for c in layers])
+        assert read["seed_everything"] == fit["seed_everything"]
+        assert read["data"].get("env", "racetrack") == fit["data"]["env"]
+        assert read["data"]["env_kwargs"] == fit["data"]["env_kwargs"]
+        assert read["data"]["eval_env_kwargs"] == fit["data"]["eval_env_kwargs"]
+
+
+def test_unreadable_config_is_a_one_line_error(tmp_path):
+    (tmp_path / "list.yaml").write_text("- data\n- model\n")
+    with pytest.raises(ConfigFileError, match="list.yaml: expected a mapping of sections, got list"):
+        read_config_files([ROOT / "configs/racetrack.yaml", tmp_path / "list.yaml"])
+    missing = tmp_path / "missing.yaml"
+    result = subprocess.run([sys.executable, "-m", "lightning_td3.baselines", "--config", "configs/racetrack.yaml",
+                             "--config", str(missing)], capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"error: cannot read {missing}: ") and len(result.stderr.splitlines()) == 1

@@ -16,17 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from lightning_td3.baselines.classical import ClassicalController
 from lightning_td3.baselines.evaluate import evaluate
+from lightning_td3.config_files import ConfigFileError, read_config_files
 from lightning_td3.envs.factory import make_env
 from lightning_td3.rollout.episodes import EVAL_SEED_OFFSET
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lightning_td3.baselines", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="a training config (its data.env / env_kwargs are used)")
+    parser.add_argument("--config", required=True, action="append", help="a training config (its data.env / "
+                        "env_kwargs are used); repeat it to layer configs as `fit` does")  # fmt: skip
     parser.add_argument("--policy", choices=("classical", "random", "checkpoint"), default="classical")
     parser.add_argument("--ckpt", default=None, help="the agent's checkpoint, with --policy checkpoint")
     parser.add_argument("--episodes", type=int, default=None, help="default: the config's data.eval_episodes")
@@ -34,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
     try:
-        config: dict[str, Any] = yaml.safe_load(Path(args.config).read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        print(f"error: cannot read {args.config}: {err}", file=sys.stderr)
+        config = read_config_files(args.config)
+    except ConfigFileError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     if (args.policy == "checkpoint") != (args.ckpt is not None):
         print("error: --ckpt goes with --policy checkpoint (and only with it)", file=sys.stderr)
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     env.close()
     result.pop("per_episode")
     source = {"ckpt": args.ckpt} if args.ckpt else {}
-    print(json.dumps({"policy": args.policy, "config": args.config, **source, **result}, indent=2))
+    print(json.dumps({"policy": args.policy, "config": " ".join(args.config), **source, **result}, indent=2))
     return 0
 
 

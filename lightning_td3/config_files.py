@@ -1,0 +1,33 @@
+"""Training configs read outside LightningCLI (the evaluation scripts), layered the way the CLI layers them.
+
+`fit --config a.yaml --config b.yaml` lets b win: inside a section (`data`, `model`) key by key, while a
+dict-valued key such as `data.env_kwargs` is replaced whole. The evaluation scripts take the same list of
+files, so they drive the env the run trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigFileError(ValueError):
+    """A config file that cannot be read or is not a mapping."""
+
+
+def read_config_files(paths: Sequence[str | Path]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for path in paths:
+        try:
+            layer = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigFileError(f"cannot read {path}: {err}".splitlines()[0]) from err
+        if not isinstance(layer, dict):
+            raise ConfigFileError(f"{path}: expected a mapping of sections, got {type(layer).__name__}")
+        for key, value in layer.items():
+            below = merged.get(key)
+            merged[key] = {**below, **value} if isinstance(below, dict) and isinstance(value, dict) else value
+    return merged
