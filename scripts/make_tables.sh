@@ -35,3 +35,17 @@ evals --against 80k_tau02_main > "$OUT/eval_vs_80k_tau02_main.md"
   echo
   evals --pool 158k 160k --against 158k+160k_tau02_main --match '158k+160k_*'
 } > "$OUT/twice_the_budget_160k.md"
+
+# session 13: the racetrack with traffic (configs/overlays/racetrack_traffic.yaml), its own folder of evaluations
+# (baselines included) and curves
+T=$OUT/traffic
+{ python scripts/curve_table.py "$T/curves" --budget 80000
+  echo
+  python scripts/curve_table.py "$T/curves" --budget 80000 --against traffic6_main
+  echo
+  python scripts/curve_table.py "$T/curves" --budget 80000 --against traffic6_main --window all
+  echo
+  python scripts/eval_table.py "$T" --pool 78k 80k --per_seed --match classical random '78k+80k_*'
+  echo
+  python scripts/eval_table.py "$T" --pool 78k 80k --against 78k+80k_traffic6_main --match classical random '78k+80k_*'
+} > "$T/traffic_80k.md"

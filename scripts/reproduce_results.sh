@@ -24,11 +24,12 @@ train_all() {  # fit args for every run, then the runs ("name args..."; a run's 
   wait
 }
 evaluate_all() {  # JSON name prefix, then the runs: each final checkpoint (or $CKPT) on the 10 evaluation laps
-  local prefix=$1 ckpt=${CKPT:-last.ckpt}; shift
+  # of configs/racetrack.yaml (with $OVERLAY layered on it), written to $EVAL_OUT (default $OUT)
+  local prefix=$1 ckpt=${CKPT:-last.ckpt} out=${EVAL_OUT:-$OUT}; shift
   for run in "$@"; do
     local name=${run%% *}
-    OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml --episodes 10 \
-      --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/$ckpt" > "$OUT/eval_$prefix$name.json"
+    OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml ${OVERLAY:+--config "$OVERLAY"} \
+      --episodes 10 --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/$ckpt" > "$out/eval_$prefix$name.json"
   done
 }
 TAU01="--model.tau 0.01"  # the target networks' rate until session 7: every run below up to the tau array
@@ -223,6 +224,31 @@ for run in "${twice[@]}"; do twice_final+=("$LOGS/${run%% *}/version_0/checkpoin
 python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 --ckpt "${twice_final[@]}" \
   > "$OUT/value_bias_160k.md"
 python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs "${twice[@]%% *}"
+
+# session 13: the racetrack with traffic, 6 IDM vehicles (configs/overlays/racetrack_traffic.yaml): configs/racetrack.yaml
+# and DDPG, seeds 0-1, 0->80k; the baselines, the last two checkpoints and the critics' bias on its own ten
+# evaluation laps, kept in docs/results/traffic
+export OVERLAY=configs/overlays/racetrack_traffic.yaml EVAL_OUT=$OUT/traffic
+mkdir -p "$EVAL_OUT"
+traffic=(
+  "traffic6_main_seed0 --config $OVERLAY --seed_everything 0"
+  "traffic6_main_seed1 --config $OVERLAY --seed_everything 1"
+  "traffic6_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --config $OVERLAY --seed_everything 0"
+  "traffic6_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --config $OVERLAY --seed_everything 1"
+)
+train_all "" "${traffic[@]}"
+for policy in classical random; do
+  python -m lightning_td3.baselines --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
+    --policy "$policy" > "$EVAL_OUT/eval_$policy.json"
+done
+evaluate_all 80k_ "${traffic[@]}"
+CKPT=env_steps=78000.ckpt evaluate_all 78k_ "${traffic[@]}"
+traffic_final=()
+for run in "${traffic[@]}"; do traffic_final+=("$LOGS/${run%% *}/version_0/checkpoints/env_steps=80000.ckpt"); done
+python scripts/value_bias.py --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
+  --ckpt "${traffic_final[@]}" > "$EVAL_OUT/value_bias_80k.md"
+python scripts/export_curves.py "$LOGS" "$EVAL_OUT/curves" --runs "${traffic[@]%% *}"
+unset OVERLAY EVAL_OUT
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
