@@ -68,6 +68,11 @@ def main() -> int:
     if missing:
         print(f"error: checkpoint not found: {missing[0]}", file=sys.stderr)
         return 2
+    try:
+        config = read_config_files(args.config)
+    except ConfigFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
     torch.set_num_threads(1)
     agents: list[tuple[str, TD3]] = []
@@ -80,11 +85,6 @@ def main() -> int:
             label = f"{path}, untrained, init seed {seed}" + "".join(f", {k}={v}" for k, v in changes.items())
             agents.append((label, TD3(**{**trained.hparams, **changes}).eval()))
     frame_stack = int(agents[0][1].hparams.image_shape[0])
-    try:
-        config = read_config_files(args.config)
-    except ConfigFileError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     images, vectors = controller_states(config, args.episodes, frame_stack, args.seed)
     print(f"{len(images)} states from {args.episodes} classical-controller lap(s), env seed {args.seed}+\n")
     print("| checkpoint | feature L2 | action change, pixels permuted | action change, vector permuted "

@@ -225,10 +225,10 @@ python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 --ckp
   > "$OUT/value_bias_160k.md"
 python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs "${twice[@]%% *}"
 
-# session 13: the racetrack with traffic, 6 IDM vehicles (configs/overlays/racetrack_traffic.yaml): configs/racetrack.yaml
-# and DDPG, seeds 0-1, 0->80k; the baselines, the last two checkpoints and the critics' bias on its own ten
-# evaluation laps, kept in docs/results/traffic
-export OVERLAY=configs/overlays/racetrack_traffic.yaml EVAL_OUT=$OUT/traffic
+# session 13: the racetrack with traffic, 6 IDM vehicles (configs/overlays/racetrack_traffic.yaml):
+# configs/racetrack.yaml and DDPG, seeds 0-1, 0->80k; the baselines, the last two checkpoints and the critics'
+# bias on its own ten evaluation laps, kept in docs/results/traffic
+OVERLAY=configs/overlays/racetrack_traffic.yaml EVAL_OUT=$OUT/traffic
 mkdir -p "$EVAL_OUT"
 traffic=(
   "traffic6_main_seed0 --config $OVERLAY --seed_everything 0"

@@ -107,6 +107,8 @@ SCRIPT = Path(__file__).parents[1] / "scripts" / "value_bias.py"
 @pytest.mark.parametrize(("args", "message"), [
     (["--ckpt", "no/such.ckpt"], "error: checkpoint not found: no/such.ckpt"),
     (["--ckpt", __file__, "--episodes", "0"], "error: --episodes must be >= 1, got 0"),
+    (["--ckpt", __file__, "--config", "no/such.yaml"],
+     "error: cannot read no/such.yaml: [Errno 2] No such file or directory: 'no/such.yaml'"),
 ])  # fmt: skip
 def test_script_rejects_bad_input_in_one_line(args, message):
     result = subprocess.run([sys.executable, str(SCRIPT), "--config", "configs/racetrack.yaml", *args],
