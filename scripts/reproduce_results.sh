@@ -248,6 +248,11 @@ for run in "${traffic[@]}"; do traffic_final+=("$LOGS/${run%% *}/version_0/check
 python scripts/value_bias.py --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
   --ckpt "${traffic_final[@]}" > "$EVAL_OUT/value_bias_80k.md"
 python scripts/export_curves.py "$LOGS" "$EVAL_OUT/curves" --runs "${traffic[@]%% *}"
+mkdir -p "$LOGS/traffic_report"
+TRAINING_REPORT_RUNS="traffic6_*" TRAINING_REPORT_LOGS="$PWD/$EVAL_OUT/curves" \
+  TRAINING_REPORT_OUT="$PWD/$LOGS/traffic_report" TRAINING_REPORT_BUDGET=80000 \
+  jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/traffic_report/report.ipynb" notebooks/training_report.ipynb
+cp "$LOGS/traffic_report/eval.png" "$EVAL_OUT/eval.png"
 unset OVERLAY EVAL_OUT
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
