@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*.yaml"))
 ABLATIONS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs/ablations").glob("*.yaml"))
 TRAFFIC = "configs/overlays/racetrack_traffic.yaml"
+CAREFUL = "configs/overlays/racetrack_traffic_careful.yaml"
 
 
 def printed_config(capsys, *configs: str) -> dict:
@@ -59,6 +60,25 @@ def test_traffic_overlay_changes_only_the_env_traffic(capsys):
     assert traffic["model"] == base["model"]
     assert {k for k in base["data"] if base["data"][k] != traffic["data"][k]} == {"env_kwargs"}
     assert traffic["data"]["env_kwargs"] == {**base["data"]["env_kwargs"], "scenario": 2}
+
+
+def test_careful_traffic_overlay_only_prices_collisions_higher(capsys):
+    traffic = printed_config(capsys, "configs/racetrack.yaml", TRAFFIC)
+    careful = printed_config(capsys, "configs/racetrack.yaml", CAREFUL)
+    assert careful["model"] == traffic["model"]
+    assert {k for k in traffic["data"] if traffic["data"][k] != careful["data"][k]} == {"env_kwargs"}
+    prices = {"collision_penalties": [-20.0, -100.0, -400.0]}
+    assert careful["data"]["env_kwargs"] == {**traffic["data"]["env_kwargs"], "reward": prices}
+
+    from lightning_td3.envs.contract import DrivingState
+    from lightning_td3.envs.racetrack import RacetrackEnv
+
+    env = RacetrackEnv(**careful["data"]["env_kwargs"])  # the env, not just the parser, takes the prices
+    try:
+        state = DrivingState(speed=8.0, collision_intensity=1.0, collision_speed=8.0)
+        assert env.reward_fn.safety(state) == pytest.approx(-400.0)
+    finally:
+        env.close()
 
 
 @pytest.mark.parametrize("configs", [
