@@ -24,14 +24,15 @@ evals --pool 78k 80k > "$OUT/eval_table_pooled.md"
 evals --pool 78k 80k --against 78k+80k_tau02_main > "$OUT/eval_vs_tau02_main.md"
 evals --against 80k_tau02_main > "$OUT/eval_vs_80k_tau02_main.md"
 
-# sessions 11-12: twice the budget (configs/racetrack.yaml seeds 0-2, DDPG and single critic
-# seeds 1-2, no LayerNorm seed 1, to 160k)
+# sessions 11-14: twice the budget (configs/racetrack.yaml seeds 0-2, DDPG seeds 0-2, single critic
+# seeds 1-2, no LayerNorm seed 1 and no delay seed 0, to 160k)
 { curves --budget 160000 --runs 'tau02_main_seed*' 'tau02_ablation_*_seed*'
   echo
   curves --budget 160000 --runs 'tau02_main_seed*' 'tau02_ablation_*_seed*' --against tau02_main
   echo
-  evals --pool 78k 80k --pool 158k 160k --per_seed --match '*+*_tau02_main_seed*' '*+*_tau02_ablation_ddpg_seed[12]' \
-    '*+*_tau02_ablation_single_critic_seed[12]' '*+*_tau02_ablation_no_layernorm_seed1' '160k_*'
+  evals --pool 78k 80k --pool 158k 160k --per_seed --match '*+*_tau02_main_seed*' '*+*_tau02_ablation_ddpg_seed*' \
+    '*+*_tau02_ablation_single_critic_seed[12]' '*+*_tau02_ablation_no_layernorm_seed1' \
+    '*+*_tau02_ablation_no_delay_seed0' '160k_*'
   echo
   evals --pool 158k 160k --against 158k+160k_tau02_main --match '158k+160k_*'
 } > "$OUT/twice_the_budget_160k.md"

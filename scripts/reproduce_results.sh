@@ -200,21 +200,24 @@ for budget in 40000 20000; do
   cp /tmp/report$budget/budget_metrics.md "$OUT/budget_metrics_$((budget / 1000))k.md"
 done
 
-# sessions 11-12: twice the budget. configs/racetrack.yaml seeds 0-2, DDPG and single critic seeds 1-2 and no
-# LayerNorm seed 1, resumed from their 80k checkpoints to 160k env steps (after every 80k evaluation above:
-# resuming moves last.ckpt on and prunes the old checkpoints), then their last two checkpoints on the ten
-# evaluation laps and their critics' bias.
-# The main runs went 0->160k (seed 1 in two legs, 0->130k and 130k->160k); resuming is the same run (the
-# resume test compares parameters bit for bit, and all three runs' curves up to 80k equal session 8's)
+# sessions 11-14: twice the budget. configs/racetrack.yaml seeds 0-2, DDPG seeds 0-2, single critic seeds 1-2,
+# no LayerNorm seed 1 and no delay seed 0, resumed from their 80k checkpoints to 160k env steps (after every 80k
+# evaluation above: resuming moves last.ckpt on and prunes the old checkpoints), then their last two checkpoints
+# on the ten evaluation laps and their critics' bias.
+# The main runs, DDPG seed 0 and no delay seed 0 went 0->160k instead (main seed 1 in two legs, DDPG and no delay
+# seed 0 in four); resuming is the same run (the resume test compares parameters bit for bit, and all five runs'
+# curves up to 80k equal the 80k runs' kept in docs/results/curves)
 twice=(
   "tau02_main_seed0 --seed_everything 0"
   "tau02_main_seed1 --seed_everything 1"
   "tau02_main_seed2 --seed_everything 2"
+  "tau02_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --seed_everything 0"
   "tau02_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --seed_everything 1"
   "tau02_ablation_ddpg_seed2 --config configs/ablations/ddpg.yaml --seed_everything 2"
   "tau02_ablation_single_critic_seed1 --config configs/ablations/single_critic.yaml --seed_everything 1"
   "tau02_ablation_single_critic_seed2 --config configs/ablations/single_critic.yaml --seed_everything 2"
   "tau02_ablation_no_layernorm_seed1 --config configs/ablations/no_layernorm.yaml --seed_everything 1"
+  "tau02_ablation_no_delay_seed0 --config configs/ablations/no_delay.yaml --seed_everything 0"
 )
 train_all "--model.tau 0.02 --ckpt_path last --data.max_env_steps 160000" "${twice[@]}"
 evaluate_all 160k_ "${twice[@]}"
