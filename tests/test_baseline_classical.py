@@ -109,6 +109,7 @@ def test_evaluate_aggregates_whole_episodes():
     assert result["lane_invasions_per_km"] == pytest.approx(2 / 1.5)
     assert result["route_completion_mean"] == pytest.approx(1.0)
     assert result["avg_speed_kmh"] == pytest.approx(18.0) and result["episode_length_mean"] == 75.0
+    assert result["termination_reasons"] == {"route_completed": 1, "time_limit": 1}
     with pytest.raises(ValueError, match="episodes must be >= 1"):
         evaluate(lambda obs: None, env, episodes=0)
 

@@ -6,6 +6,7 @@ training and evaluation episodes, so baseline and agent numbers are comparable.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import gymnasium as gym
@@ -17,7 +18,8 @@ from lightning_td3.rollout.episodes import run_episode
 def evaluate(
     policy: Any, env: gym.Env, episodes: int = 10, seed: int = 0, frame_stack: int = 1
 ) -> dict[str, Any]:
-    """Mean/std return, success rate, collisions per km, route completion, average speed, episode length.
+    """Mean/std return, success rate, collisions per km, route completion, average speed, episode length,
+    and how the episodes ended (`termination_reasons`: a failed lap's cause is in it, not in the means).
 
     `policy` is a callable(obs) -> action or has `act(obs)`, and optionally `reset()` per episode.
     """
@@ -48,5 +50,6 @@ def evaluate(
         "avg_speed_kmh": float(np.mean([r["avg_speed"] for r in runs]) * 3.6),
         "episode_length_mean": float(np.mean([r["length"] for r in runs])),
         "driving_score_mean": float(np.mean(scores)) if scores else float("nan"),
+        "termination_reasons": dict(sorted(Counter(r["termination_reason"] for r in runs).items())),
         "per_episode": runs,
     }
