@@ -312,6 +312,10 @@ class RacetrackEnv(gym.Env):
 
         distance, ttc = self._nearest_ahead(lane.width_at(s) / 2)
         crashed = bool(ego.crashed)
+        extra = {"lane_index": list(ego.lane_index), "position": [float(x) for x in ego.position],
+                 "heading": heading, "lap_length": self.route.length}
+        if crashed:
+            extra["collision_other"] = self._collided_with()
         return DrivingState(
             speed=speed,
             target_speed=self.target_speed,
@@ -333,9 +337,21 @@ class RacetrackEnv(gym.Env):
             obstacle_distance=distance,
             time_to_collision=ttc,
             goal_reached=self._progress >= self.route_length,
-            extra={"lane_index": list(ego.lane_index), "position": [float(x) for x in ego.position],
-                   "heading": heading, "lap_length": self.route.length},
+            extra=extra,
         )
+
+    def _collided_with(self) -> dict[str, float] | None:
+        """Where the vehicle the ego hit was, in the ego's frame (x forward, centre to centre), and its speed.
+
+        highway-env marks both vehicles of a crash `crashed`; the nearest such vehicle is the one hit.
+        """
+        ego = self.sim.vehicle
+        crashed = [v for v in self.sim.road.vehicles if v is not ego and v.crashed]
+        if not crashed:
+            return None
+        other = min(crashed, key=lambda v: float(np.linalg.norm(v.position - ego.position)))
+        (x, y), = world_to_vehicle_frame(other.position[None], ego.position, ego.heading, y_left=False)
+        return {"forward_m": float(x), "lateral_m": float(y), "speed": float(other.speed)}
 
     def _nearest_ahead(self, half_width: float) -> tuple[float, float]:
         ego = self.sim.vehicle

@@ -1,0 +1,102 @@
+"""A policy's collisions one by one: whom it hit, from where, and what it did in the steps before.
+
+Collisions per km say how often a policy crashes in traffic, not how. A rear-end collision after steps of
+throttle with the gap closing means the policy did not react to the car ahead (in the pixels only: the
+kinematic vector has no other vehicles); a side collision points at lane changes; being hit from behind
+points at the other drivers. Needs an env that reports `state.extra["collision_other"]` in its info (the
+racetrack does).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from lightning_td3.rollout.episodes import FrameStacker
+
+KINDS = ("rear_end", "sideways", "hit_from_behind")
+# a rear-end collision's vehicle was ahead in the ego's lane on 2 of the 3 steps before it (a weaving ego
+# loses a vehicle ahead from its lane band for a step now and then)
+SETTLED = (2, 3)
+
+
+def collision_kind(forward: float, lateral: float, half_lane_width: float, gaps_before: tuple[float, ...]) -> str:
+    """`forward`/`lateral`: the other vehicle's centre in the ego's frame (m); `gaps_before`: the free distance
+    ahead in the ego's lane on the steps before the crash (inf: no vehicle there), oldest first.
+
+    rear_end: the ego ran into a vehicle that had been ahead in its lane; hit_from_behind: one in its lane behind
+    it ran into it; sideways: the two came together across lanes (a lane change, a cut-in, a swerve).
+    """
+    if abs(lateral) >= half_lane_width:
+        return "sideways"
+    if forward <= 0:
+        return "hit_from_behind"
+    needed, window = SETTLED
+    settled = int(np.isfinite(gaps_before[-window:]).sum()) >= needed
+    return "rear_end" if settled else "sideways"
+
+
+@dataclass(frozen=True)
+class Collision:
+    episode: int
+    step: int
+    kind: str
+    ego_speed: float  # m/s
+    other_speed: float  # m/s
+    forward: float  # m, the other vehicle's centre ahead of the ego's
+    lateral: float  # m
+    gaps: tuple[float, ...]  # free distance to the vehicle ahead in the ego's lane (inf: none), oldest first
+    throttles: tuple[float, ...]  # the policy's throttle_brake on those steps (the last one is the crash step)
+
+
+def find_collisions(
+    act: Callable[[dict[str, np.ndarray]], np.ndarray],
+    env: gym.Env,
+    episodes: int,
+    seed: int,
+    frame_stack: int = 1,
+    history: int = 8,
+) -> tuple[list[Collision], Counter]:
+    """Runs `episodes` whole episodes (seeds seed, seed+1, ...); returns the collisions and how episodes ended."""
+    found, endings = [], Counter()
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        stacker = FrameStacker(frame_stack)
+        stacker.reset(obs["image"])
+        recent: deque[tuple[float, float]] = deque(maxlen=history)
+        for step in range(1, 10**9):
+            action = np.asarray(act({"image": stacker.stacked(), "vector": obs["vector"]}), dtype=np.float64)
+            obs, _, terminated, truncated, info = env.step(action)
+            stacker.push(obs["image"])
+            state = info["state"]
+            recent.append((float(state["obstacle_distance"]), float(action[1])))
+            other = state["extra"].get("collision_other") if info["events"]["collision"] else None
+            if other is not None:
+                gaps = tuple(g for g, _ in recent)
+                kind = collision_kind(other["forward_m"], other["lateral_m"], state["half_lane_width"], gaps[:-1])
+                found.append(Collision(episode, step, kind, float(state["speed"]), other["speed"], other["forward_m"],
+                                       other["lateral_m"], gaps, tuple(t for _, t in recent)))  # fmt: skip
+            if terminated or truncated:
+                endings[info["termination_reason"]] += 1
+                break
+    return found, endings
+
+
+def markdown_report(name: str, found: list[Collision], endings: Counter) -> str:
+    """A summary line and one row per collision (speeds in km/h)."""
+    kinds = Counter(c.kind for c in found)
+    lines = [f"**{name}**: episodes ended " + ", ".join(f"{k} {n}" for k, n in sorted(endings.items()))
+             + "; collisions " + ", ".join(f"{k} {kinds[k]}" for k in KINDS), "",
+             "| episode | step | kind | ego km/h | other km/h | other ahead m | lateral m "
+             "| gap ahead m, oldest first | throttle_brake, oldest first |",
+             "|---:|---:|---|---:|---:|---:|---:|---|---|"]  # fmt: skip
+    for c in found:
+        gaps = " ".join("–" if np.isinf(g) else f"{g:.1f}" for g in c.gaps)
+        throttles = " ".join(f"{t:+.1f}" for t in c.throttles)
+        lines.append(f"| {c.episode} | {c.step} | {c.kind} | {c.ego_speed * 3.6:.0f} | {c.other_speed * 3.6:.0f} "
+                     f"| {c.forward:+.1f} | {c.lateral:+.1f} | {gaps} | {throttles} |")
+    return "\n".join(lines)
