@@ -3,7 +3,8 @@
 Each policy drives --episodes episodes of the config's evaluation laps (or, with --training_env, of its
 training env) with deterministic actions. Every collision is listed with its kind (rear_end: the ego ran into
 a vehicle that had been ahead in its lane; sideways: across lanes; hit_from_behind), both speeds, and the gap
-ahead and the throttle over the steps before it. See lightning_td3/baselines/collisions.py.
+ahead and the throttle over the steps before it; and how much the policy changes its actions from step to step.
+See lightning_td3/baselines/collisions.py.
 
     python scripts/collision_report.py --config configs/racetrack.yaml \
         --config configs/overlays/racetrack_traffic.yaml --ckpt A.ckpt B.ckpt [--classical] [--episodes 10]
@@ -67,8 +68,7 @@ def main() -> int:
         agent = TD3.load_from_checkpoint(path, map_location="cpu", weights_only=False).eval()
         policies.append((path, agent.act, int(agent.hparams.image_shape[0])))
     for name, act, frame_stack in policies:
-        found, endings = find_collisions(act, env, args.episodes, seed, frame_stack)
-        print(markdown_report(name, found, endings) + "\n")
+        print(markdown_report(name, find_collisions(act, env, args.episodes, seed, frame_stack)) + "\n")
     env.close()
     return 0
 

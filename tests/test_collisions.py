@@ -38,9 +38,10 @@ def traffic_env():
 
 def test_a_fast_lane_follower_rear_ends_the_car_ahead_and_the_report_shows_it_closing(traffic_env):
     controller = ClassicalController.from_env(traffic_env, target_speed_kmh=45.0)  # blind to cars, too fast
-    found, endings = find_collisions(controller.act, traffic_env, episodes=1, seed=5)
-    assert dict(endings) == {"collision": 1} and len(found) == 1
-    crash = found[0]
+    report = find_collisions(controller.act, traffic_env, episodes=1, seed=5)
+    assert dict(report.endings) == {"collision": 1} and len(report.collisions) == 1
+    crash = report.collisions[0]
+    assert report.steps == crash.step and report.throttle_change < 0.1  # a PID holds its throttle
     assert crash.kind == "rear_end" and crash.episode == 0 and len(crash.gaps) == len(crash.throttles) == 8
     assert crash.forward == pytest.approx(5.0, abs=0.2) and abs(crash.lateral) < 0.5  # bumper to bumper: 5 m cars
     assert crash.ego_speed > crash.other_speed > 0
@@ -48,19 +49,26 @@ def test_a_fast_lane_follower_rear_ends_the_car_ahead_and_the_report_shows_it_cl
     assert np.all(closing > 0) and crash.gaps[-1] < 0.1
     assert closing.mean() == pytest.approx((crash.ego_speed - crash.other_speed) * traffic_env.dt, rel=0.3)
 
-    report = markdown_report("fast follower", found, endings)
-    assert "episodes ended collision 1; collisions rear_end 1, sideways 0, hit_from_behind 0" in report
-    assert f"| 0 | {crash.step} | rear_end | {crash.ego_speed * 3.6:.0f} |" in report
+    text = markdown_report("fast follower", report)
+    assert "episodes ended collision 1; collisions rear_end 1, sideways 0, hit_from_behind 0" in text
+    assert f"| 0 | {crash.step} | rear_end | {crash.ego_speed * 3.6:.0f} |" in text
 
 
 def test_a_car_cutting_across_is_not_a_rear_end_and_quiet_episodes_report_nothing(traffic_env):
     controller = ClassicalController.from_env(traffic_env, target_speed_kmh=45.0)
-    found, endings = find_collisions(controller.act, traffic_env, episodes=1, seed=3)
-    assert dict(endings) == {"collision": 1} and [c.kind for c in found] == ["sideways"]
-    assert math.isinf(found[0].gaps[-3])  # nothing ahead in the lane until the last steps
+    report = find_collisions(controller.act, traffic_env, episodes=1, seed=3)
+    assert dict(report.endings) == {"collision": 1} and [c.kind for c in report.collisions] == ["sideways"]
+    assert math.isinf(report.collisions[0].gaps[-3])  # nothing ahead in the lane until the last steps
     calm = ClassicalController.from_env(traffic_env)  # 30 km/h
-    found, endings = find_collisions(calm.act, traffic_env, episodes=1, seed=0)
-    assert (found, dict(endings)) == ([], {"time_limit": 1})
+    report = find_collisions(calm.act, traffic_env, episodes=1, seed=0)
+    assert (report.collisions, dict(report.endings), report.steps) == ([], {"time_limit": 1}, 60)
+
+
+def test_bang_bang_throttle_shows_as_its_mean_change_per_step(traffic_env):
+    pedal = iter(np.tile([1.0, -1.0], 100))
+    report = find_collisions(lambda obs: np.array([0.0, next(pedal)]), traffic_env, episodes=2, seed=0)
+    assert report.throttle_change == 2.0 and report.steer_change == 0.0
+    assert "mean change per step" in markdown_report("bang-bang", report)
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess:

@@ -53,6 +53,17 @@ class Collision:
     throttles: tuple[float, ...]  # the policy's throttle_brake on those steps (the last one is the crash step)
 
 
+@dataclass
+class CollisionReport:
+    collisions: list[Collision]
+    endings: Counter  # termination reason -> episodes
+    steps: int
+    # mean |change| of each action component from one step to the next, within episodes: bang-bang control
+    # (brake, throttle, brake) does not slow the car, however hard it brakes on single steps
+    steer_change: float
+    throttle_change: float
+
+
 def find_collisions(
     act: Callable[[dict[str, np.ndarray]], np.ndarray],
     env: gym.Env,
@@ -60,16 +71,20 @@ def find_collisions(
     seed: int,
     frame_stack: int = 1,
     history: int = 8,
-) -> tuple[list[Collision], Counter]:
-    """Runs `episodes` whole episodes (seeds seed, seed+1, ...); returns the collisions and how episodes ended."""
-    found, endings = [], Counter()
+) -> CollisionReport:
+    """Runs `episodes` whole episodes (seeds seed, seed+1, ...) with `act`."""
+    found, endings, changes = [], Counter(), []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         stacker = FrameStacker(frame_stack)
         stacker.reset(obs["image"])
         recent: deque[tuple[float, float]] = deque(maxlen=history)
+        previous = None
         for step in range(1, 10**9):
             action = np.asarray(act({"image": stacker.stacked(), "vector": obs["vector"]}), dtype=np.float64)
+            if previous is not None:
+                changes.append(np.abs(action - previous))
+            previous = action
             obs, _, terminated, truncated, info = env.step(action)
             stacker.push(obs["image"])
             state = info["state"]
@@ -83,18 +98,21 @@ def find_collisions(
             if terminated or truncated:
                 endings[info["termination_reason"]] += 1
                 break
-    return found, endings
+    steer, throttle = np.mean(changes, axis=0) if changes else (float("nan"), float("nan"))
+    return CollisionReport(found, endings, episodes + len(changes), float(steer), float(throttle))
 
 
-def markdown_report(name: str, found: list[Collision], endings: Counter) -> str:
+def markdown_report(name: str, report: CollisionReport) -> str:
     """A summary line and one row per collision (speeds in km/h)."""
-    kinds = Counter(c.kind for c in found)
-    lines = [f"**{name}**: episodes ended " + ", ".join(f"{k} {n}" for k, n in sorted(endings.items()))
-             + "; collisions " + ", ".join(f"{k} {kinds[k]}" for k in KINDS), "",
+    kinds = Counter(c.kind for c in report.collisions)
+    lines = [f"**{name}**: episodes ended " + ", ".join(f"{k} {n}" for k, n in sorted(report.endings.items()))
+             + "; collisions " + ", ".join(f"{k} {kinds[k]}" for k in KINDS)
+             + f"; mean change per step ({report.steps} steps): steer {report.steer_change:.2f}, "
+             f"throttle_brake {report.throttle_change:.2f}", "",
              "| episode | step | kind | ego km/h | other km/h | other ahead m | lateral m "
              "| gap ahead m, oldest first | throttle_brake, oldest first |",
              "|---:|---:|---|---:|---:|---:|---:|---|---|"]  # fmt: skip
-    for c in found:
+    for c in report.collisions:
         gaps = " ".join("–" if np.isinf(g) else f"{g:.1f}" for g in c.gaps)
         throttles = " ".join(f"{t:+.1f}" for t in c.throttles)
         lines.append(f"| {c.episode} | {c.step} | {c.kind} | {c.ego_speed * 3.6:.0f} | {c.other_speed * 3.6:.0f} "
