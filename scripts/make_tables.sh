@@ -37,16 +37,19 @@ evals --against 80k_tau02_main > "$OUT/eval_vs_80k_tau02_main.md"
   evals --pool 158k 160k --against 158k+160k_tau02_main --match '158k+160k_*'
 } > "$OUT/twice_the_budget_160k.md"
 
-# session 13: the racetrack with traffic (configs/overlays/racetrack_traffic.yaml), its own folder of evaluations
-# (baselines included) and curves
-T=$OUT/traffic
-{ python scripts/curve_table.py "$T/curves" --budget 80000
+# sessions 13-14: the racetrack with traffic, each overlay with its own folder of evaluations (baselines
+# included) and curves: configs/overlays/racetrack_traffic.yaml (traffic6_*) and, with collisions priced 4x,
+# racetrack_traffic_careful.yaml (careful6_*)
+traffic_tables() {  # folder, the main runs' name
+  python scripts/curve_table.py "$1/curves" --budget 80000
   echo
-  python scripts/curve_table.py "$T/curves" --budget 80000 --against traffic6_main
+  python scripts/curve_table.py "$1/curves" --budget 80000 --against "$2"
   echo
-  python scripts/curve_table.py "$T/curves" --budget 80000 --against traffic6_main --window all
+  python scripts/curve_table.py "$1/curves" --budget 80000 --against "$2" --window all
   echo
-  python scripts/eval_table.py "$T" --pool 78k 80k --per_seed --match classical random '78k+80k_*'
+  python scripts/eval_table.py "$1" --pool 78k 80k --per_seed --match classical random '78k+80k_*'
   echo
-  python scripts/eval_table.py "$T" --pool 78k 80k --against 78k+80k_traffic6_main --match classical random '78k+80k_*'
-} > "$T/traffic_80k.md"
+  python scripts/eval_table.py "$1" --pool 78k 80k --against "78k+80k_$2" --match classical random '78k+80k_*'
+}
+traffic_tables "$OUT/traffic" traffic6_main > "$OUT/traffic/traffic_80k.md"
+traffic_tables "$OUT/traffic_careful" careful6_main > "$OUT/traffic_careful/traffic_careful_80k.md"

@@ -256,6 +256,48 @@ TRAINING_REPORT_RUNS="traffic6_*" TRAINING_REPORT_LOGS="$PWD/$EVAL_OUT/curves" \
   TRAINING_REPORT_OUT="$PWD/$LOGS/traffic_report" TRAINING_REPORT_BUDGET=80000 \
   jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/traffic_report/report.ipynb" notebooks/training_report.ipynb
 cp "$LOGS/traffic_report/eval.png" "$EVAL_OUT/eval.png"
+# session 14: how they collide, and how much they change their actions from step to step (also on the empty
+# track at 160k)
+ckpts() {  # checkpoint file name, then runs
+  local file=$1; shift
+  for run in "$@"; do echo "$LOGS/${run%% *}/version_0/checkpoints/$file"; done
+}
+mapfile -t at78 < <(ckpts env_steps=78000.ckpt "${traffic[@]}")
+mapfile -t at80 < <(ckpts env_steps=80000.ckpt "${traffic[@]}")
+interleaved=()
+for i in "${!at78[@]}"; do interleaved+=("${at78[$i]}" "${at80[$i]}"); done
+python scripts/collision_report.py --config configs/racetrack.yaml --config "$OVERLAY" --classical \
+  --ckpt "${interleaved[@]}" > "$EVAL_OUT/collisions_78k_80k.md"
+python scripts/collision_report.py --config configs/racetrack.yaml --classical \
+  --ckpt $(ckpts env_steps=160000.ckpt "${twice[@]:0:6}") > "$OUT/action_change_160k.md"
+unset OVERLAY EVAL_OUT
+
+# session 14: traffic with collisions priced 4x (configs/overlays/racetrack_traffic_careful.yaml), the same
+# runs and evaluations as above, kept in docs/results/traffic_careful
+OVERLAY=configs/overlays/racetrack_traffic_careful.yaml EVAL_OUT=$OUT/traffic_careful
+mkdir -p "$EVAL_OUT"
+careful=(
+  "careful6_main_seed0 --config $OVERLAY --seed_everything 0"
+  "careful6_main_seed1 --config $OVERLAY --seed_everything 1"
+  "careful6_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --config $OVERLAY --seed_everything 0"
+  "careful6_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --config $OVERLAY --seed_everything 1"
+)
+train_all "" "${careful[@]}"
+for policy in classical random; do
+  python -m lightning_td3.baselines --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
+    --policy "$policy" > "$EVAL_OUT/eval_$policy.json"
+done
+evaluate_all 80k_ "${careful[@]}"
+CKPT=env_steps=78000.ckpt evaluate_all 78k_ "${careful[@]}"
+python scripts/value_bias.py --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
+  --ckpt $(ckpts env_steps=80000.ckpt "${careful[@]}") > "$EVAL_OUT/value_bias_80k.md"
+python scripts/export_curves.py "$LOGS" "$EVAL_OUT/curves" --runs "${careful[@]%% *}"
+mapfile -t at78 < <(ckpts env_steps=78000.ckpt "${careful[@]}")
+mapfile -t at80 < <(ckpts env_steps=80000.ckpt "${careful[@]}")
+interleaved=()
+for i in "${!at78[@]}"; do interleaved+=("${at78[$i]}" "${at80[$i]}"); done
+python scripts/collision_report.py --config configs/racetrack.yaml --config "$OVERLAY" --classical \
+  --ckpt "${interleaved[@]}" > "$EVAL_OUT/collisions_78k_80k.md"
 unset OVERLAY EVAL_OUT
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above

@@ -1,10 +1,11 @@
 """A policy's collisions one by one: whom it hit, from where, and what it did in the steps before.
 
-Collisions per km say how often a policy crashes in traffic, not how. A rear-end collision after steps of
-throttle with the gap closing means the policy did not react to the car ahead (in the pixels only: the
-kinematic vector has no other vehicles); a side collision points at lane changes; being hit from behind
-points at the other drivers. Needs an env that reports `state.extra["collision_other"]` in its info (the
-racetrack does).
+Collisions per km say how often a policy crashes in traffic, not how. A rear-end collision with the gap
+closing step after step means the policy did not slow to the car ahead (which it can only see in the pixels:
+the kinematic vector has no other vehicles); a sideways one points at lane changes and cut-ins; being hit
+from behind points at the other drivers. The mean change of each action per step shows bang-bang control,
+which cannot hold a gap however hard it brakes on single steps. Needs an env that reports
+`state.extra["collision_other"]` in its info (the racetrack does).
 """
 
 from __future__ import annotations
@@ -58,8 +59,7 @@ class CollisionReport:
     collisions: list[Collision]
     endings: Counter  # termination reason -> episodes
     steps: int
-    # mean |change| of each action component from one step to the next, within episodes: bang-bang control
-    # (brake, throttle, brake) does not slow the car, however hard it brakes on single steps
+    # mean |change| of each action component from one step to the next, within episodes
     steer_change: float
     throttle_change: float
 
