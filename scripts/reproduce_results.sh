@@ -298,6 +298,11 @@ interleaved=()
 for i in "${!at78[@]}"; do interleaved+=("${at78[$i]}" "${at80[$i]}"); done
 python scripts/collision_report.py --config configs/racetrack.yaml --config "$OVERLAY" --classical \
   --ckpt "${interleaved[@]}" > "$EVAL_OUT/collisions_78k_80k.md"
+mkdir -p "$LOGS/careful_report"
+TRAINING_REPORT_RUNS="careful6_*" TRAINING_REPORT_LOGS="$PWD/$EVAL_OUT/curves" \
+  TRAINING_REPORT_OUT="$PWD/$LOGS/careful_report" TRAINING_REPORT_BUDGET=80000 \
+  jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/careful_report/report.ipynb" notebooks/training_report.ipynb
+cp "$LOGS/careful_report/eval.png" "$EVAL_OUT/eval.png"
 unset OVERLAY EVAL_OUT
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
