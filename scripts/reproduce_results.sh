@@ -228,82 +228,57 @@ python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 --ckp
   > "$OUT/value_bias_160k.md"
 python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs "${twice[@]%% *}"
 
-# session 13: the racetrack with traffic, 6 IDM vehicles (configs/overlays/racetrack_traffic.yaml):
-# configs/racetrack.yaml and DDPG, seeds 0-1, 0->80k; the baselines, the last two checkpoints and the critics'
-# bias on its own ten evaluation laps, kept in docs/results/traffic
-OVERLAY=configs/overlays/racetrack_traffic.yaml EVAL_OUT=$OUT/traffic
-mkdir -p "$EVAL_OUT"
-traffic=(
-  "traffic6_main_seed0 --config $OVERLAY --seed_everything 0"
-  "traffic6_main_seed1 --config $OVERLAY --seed_everything 1"
-  "traffic6_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --config $OVERLAY --seed_everything 0"
-  "traffic6_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --config $OVERLAY --seed_everything 1"
-)
-train_all "" "${traffic[@]}"
-for policy in classical random; do
-  python -m lightning_td3.baselines --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
-    --policy "$policy" > "$EVAL_OUT/eval_$policy.json"
-done
-evaluate_all 80k_ "${traffic[@]}"
-CKPT=env_steps=78000.ckpt evaluate_all 78k_ "${traffic[@]}"
-traffic_final=()
-for run in "${traffic[@]}"; do traffic_final+=("$LOGS/${run%% *}/version_0/checkpoints/env_steps=80000.ckpt"); done
-python scripts/value_bias.py --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
-  --ckpt "${traffic_final[@]}" > "$EVAL_OUT/value_bias_80k.md"
-python scripts/export_curves.py "$LOGS" "$EVAL_OUT/curves" --runs "${traffic[@]%% *}"
-mkdir -p "$LOGS/traffic_report"
-TRAINING_REPORT_RUNS="traffic6_*" TRAINING_REPORT_LOGS="$PWD/$EVAL_OUT/curves" \
-  TRAINING_REPORT_OUT="$PWD/$LOGS/traffic_report" TRAINING_REPORT_BUDGET=80000 \
-  jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/traffic_report/report.ipynb" notebooks/training_report.ipynb
-cp "$LOGS/traffic_report/eval.png" "$EVAL_OUT/eval.png"
-# session 14: how they collide, and how much they change their actions from step to step (also on the empty
-# track at 160k)
-ckpts() {  # checkpoint file name, then runs
+ckpts() {  # checkpoint file name, then runs: their checkpoints' paths
   local file=$1; shift
   for run in "$@"; do echo "$LOGS/${run%% *}/version_0/checkpoints/$file"; done
 }
-mapfile -t at78 < <(ckpts env_steps=78000.ckpt "${traffic[@]}")
-mapfile -t at80 < <(ckpts env_steps=80000.ckpt "${traffic[@]}")
-interleaved=()
-for i in "${!at78[@]}"; do interleaved+=("${at78[$i]}" "${at80[$i]}"); done
-python scripts/collision_report.py --config configs/racetrack.yaml --config "$OVERLAY" --classical \
-  --ckpt "${interleaved[@]}" > "$EVAL_OUT/collisions_78k_80k.md"
+traffic_study() {  # run name prefix, overlay, output folder
+  # configs/racetrack.yaml and DDPG with the overlay, seeds 0-1, 0->80k; the baselines, the last two checkpoints,
+  # the critics' bias and the collision report on the overlay's own ten evaluation laps, the curves and the
+  # evaluation plot, kept in the folder
+  local prefix=$1 run
+  OVERLAY=$2 EVAL_OUT=$3
+  mkdir -p "$EVAL_OUT"
+  local runs=(
+    "${prefix}_main_seed0 --config $OVERLAY --seed_everything 0"
+    "${prefix}_main_seed1 --config $OVERLAY --seed_everything 1"
+    "${prefix}_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --config $OVERLAY --seed_everything 0"
+    "${prefix}_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --config $OVERLAY --seed_everything 1"
+  )
+  train_all "" "${runs[@]}"
+  for policy in classical random; do
+    python -m lightning_td3.baselines --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
+      --policy "$policy" > "$EVAL_OUT/eval_$policy.json"
+  done
+  evaluate_all 80k_ "${runs[@]}"
+  CKPT=env_steps=78000.ckpt evaluate_all 78k_ "${runs[@]}"
+  # shellcheck disable=SC2046
+  python scripts/value_bias.py --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
+    --ckpt $(ckpts env_steps=80000.ckpt "${runs[@]}") > "$EVAL_OUT/value_bias_80k.md"
+  python scripts/export_curves.py "$LOGS" "$EVAL_OUT/curves" --runs "${runs[@]%% *}"
+  local both=()  # each run's 78k and 80k checkpoints, in that order
+  for run in "${runs[@]}"; do
+    mapfile -t -O "${#both[@]}" both < <(ckpts env_steps=78000.ckpt "$run"; ckpts env_steps=80000.ckpt "$run")
+  done
+  python scripts/collision_report.py --config configs/racetrack.yaml --config "$OVERLAY" --classical \
+    --ckpt "${both[@]}" > "$EVAL_OUT/collisions_78k_80k.md"
+  local report=$PWD/$LOGS/${prefix}_report
+  mkdir -p "$report"
+  TRAINING_REPORT_RUNS="${prefix}_*" TRAINING_REPORT_LOGS="$PWD/$EVAL_OUT/curves" TRAINING_REPORT_OUT="$report" \
+    TRAINING_REPORT_BUDGET=80000 jupyter nbconvert --to notebook --execute --output "$report/report.ipynb" \
+    notebooks/training_report.ipynb
+  cp "$report/eval.png" "$EVAL_OUT/eval.png"
+  unset OVERLAY EVAL_OUT
+}
+# session 13: the racetrack with traffic, 6 IDM vehicles (configs/overlays/racetrack_traffic.yaml), kept in
+# docs/results/traffic (the collision reports were added in session 14)
+traffic_study traffic6 configs/overlays/racetrack_traffic.yaml "$OUT/traffic"
+# session 14: the same with collisions priced 4x, kept in docs/results/traffic_careful
+traffic_study careful6 configs/overlays/racetrack_traffic_careful.yaml "$OUT/traffic_careful"
+# session 14: how much the policies change their actions from step to step on the empty track, at 160k
+# shellcheck disable=SC2046
 python scripts/collision_report.py --config configs/racetrack.yaml --classical \
   --ckpt $(ckpts env_steps=160000.ckpt "${twice[@]:0:6}") > "$OUT/action_change_160k.md"
-unset OVERLAY EVAL_OUT
-
-# session 14: traffic with collisions priced 4x (configs/overlays/racetrack_traffic_careful.yaml), the same
-# runs and evaluations as above, kept in docs/results/traffic_careful
-OVERLAY=configs/overlays/racetrack_traffic_careful.yaml EVAL_OUT=$OUT/traffic_careful
-mkdir -p "$EVAL_OUT"
-careful=(
-  "careful6_main_seed0 --config $OVERLAY --seed_everything 0"
-  "careful6_main_seed1 --config $OVERLAY --seed_everything 1"
-  "careful6_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --config $OVERLAY --seed_everything 0"
-  "careful6_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --config $OVERLAY --seed_everything 1"
-)
-train_all "" "${careful[@]}"
-for policy in classical random; do
-  python -m lightning_td3.baselines --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
-    --policy "$policy" > "$EVAL_OUT/eval_$policy.json"
-done
-evaluate_all 80k_ "${careful[@]}"
-CKPT=env_steps=78000.ckpt evaluate_all 78k_ "${careful[@]}"
-python scripts/value_bias.py --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
-  --ckpt $(ckpts env_steps=80000.ckpt "${careful[@]}") > "$EVAL_OUT/value_bias_80k.md"
-python scripts/export_curves.py "$LOGS" "$EVAL_OUT/curves" --runs "${careful[@]%% *}"
-mapfile -t at78 < <(ckpts env_steps=78000.ckpt "${careful[@]}")
-mapfile -t at80 < <(ckpts env_steps=80000.ckpt "${careful[@]}")
-interleaved=()
-for i in "${!at78[@]}"; do interleaved+=("${at78[$i]}" "${at80[$i]}"); done
-python scripts/collision_report.py --config configs/racetrack.yaml --config "$OVERLAY" --classical \
-  --ckpt "${interleaved[@]}" > "$EVAL_OUT/collisions_78k_80k.md"
-mkdir -p "$LOGS/careful_report"
-TRAINING_REPORT_RUNS="careful6_*" TRAINING_REPORT_LOGS="$PWD/$EVAL_OUT/curves" \
-  TRAINING_REPORT_OUT="$PWD/$LOGS/careful_report" TRAINING_REPORT_BUDGET=80000 \
-  jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/careful_report/report.ipynb" notebooks/training_report.ipynb
-cp "$LOGS/careful_report/eval.png" "$EVAL_OUT/eval.png"
-unset OVERLAY EVAL_OUT
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
