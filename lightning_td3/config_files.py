@@ -31,3 +31,16 @@ def read_config_files(paths: Sequence[str | Path]) -> dict[str, Any]:
             below = merged.get(key)
             merged[key] = {**below, **value} if isinstance(below, dict) and isinstance(value, dict) else value
     return merged
+
+
+def read_tool_inputs(
+    configs: Sequence[str | Path], checkpoints: Sequence[str | Path] = (), episodes: int | None = None
+) -> dict[str, Any]:
+    """An evaluation tool's inputs checked before any work: the episode count (if it takes one), that every
+    checkpoint exists, then the layered configs. Raises `ConfigFileError` with the one-line message to print."""
+    if episodes is not None and episodes < 1:
+        raise ConfigFileError(f"--episodes must be >= 1, got {episodes}")
+    missing = [c for c in checkpoints if not Path(c).is_file()]
+    if missing:
+        raise ConfigFileError(f"checkpoint not found: {missing[0]}")
+    return read_config_files(configs)

@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import torch
 
 from lightning_td3.agent import TD3
 from lightning_td3.baselines.classical import ClassicalController
 from lightning_td3.baselines.collisions import find_collisions, markdown_report
-from lightning_td3.config_files import ConfigFileError, read_config_files
+from lightning_td3.config_files import ConfigFileError, read_tool_inputs
 from lightning_td3.envs.factory import make_env
 from lightning_td3.rollout.episodes import EVAL_SEED_OFFSET
 
@@ -37,23 +36,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None, help="env seed of the first episode (default: the "
                         "evaluation laps' 10000+ or, with --training_env, 20000+)")  # fmt: skip
     args = parser.parse_args()
-    if args.episodes < 1:
-        print(f"error: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
-        return 2
     if not args.ckpt and not args.classical:
         print("error: nothing to report: give --ckpt and/or --classical", file=sys.stderr)
         return 2
-    missing = [c for c in args.ckpt if not Path(c).is_file()]
-    if missing:
-        print(f"error: checkpoint not found: {missing[0]}", file=sys.stderr)
-        return 2
-    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
-    torch.set_num_threads(1)
     try:
-        config = read_config_files(args.config)
+        config = read_tool_inputs(args.config, args.ckpt, args.episodes)
     except ConfigFileError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    torch.set_num_threads(1)
     data = config.get("data", {})
     env_kwargs = dict(data.get("env_kwargs") or {})
     if not args.training_env:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,7 +21,7 @@ import yaml
 from lightning_td3.agent import TD3
 from lightning_td3.agent.reliance import input_reliance
 from lightning_td3.baselines.classical import ClassicalController
-from lightning_td3.config_files import ConfigFileError, read_config_files
+from lightning_td3.config_files import ConfigFileError, read_tool_inputs
 from lightning_td3.envs.factory import make_env
 from lightning_td3.rollout.episodes import run_episode
 
@@ -64,12 +63,8 @@ def main() -> int:
     if changes and not args.fresh:
         print("error: --set changes the hyperparameters of untrained agents: it needs --fresh N", file=sys.stderr)
         return 2
-    missing = [c for c in args.ckpt if not Path(c).is_file()]
-    if missing:
-        print(f"error: checkpoint not found: {missing[0]}", file=sys.stderr)
-        return 2
     try:
-        config = read_config_files(args.config)
+        config = read_tool_inputs(args.config, args.ckpt)
     except ConfigFileError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

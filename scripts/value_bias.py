@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from lightning_td3.agent import TD3
 from lightning_td3.agent.value_bias import drive, value_bias
-from lightning_td3.config_files import ConfigFileError, read_config_files
+from lightning_td3.config_files import ConfigFileError, read_tool_inputs
 from lightning_td3.envs.factory import make_env
 
 MS_TO_KMH = 3.6
@@ -34,20 +33,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20_000, help="env seed of the first episode (the same for "
                         "every checkpoint; evaluation laps use 10000+)")  # fmt: skip
     args = parser.parse_args()
-    if args.episodes < 1:
-        print(f"error: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
-        return 2
-    missing = [c for c in args.ckpt if not Path(c).is_file()]
-    if missing:
-        print(f"error: checkpoint not found: {missing[0]}", file=sys.stderr)
-        return 2
-    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
-    torch.set_num_threads(1)
     try:
-        data = read_config_files(args.config).get("data", {})
+        data = read_tool_inputs(args.config, args.ckpt, args.episodes).get("data", {})
     except ConfigFileError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    torch.set_num_threads(1)
     env = make_env(data.get("env", "racetrack"), **(data.get("env_kwargs") or {}))
     print(f"{args.episodes} episodes of the training env per checkpoint, env seed {args.seed}+, deterministic "
           "actions; bias = mean over states of Q(s, a) - the discounted return that followed\n")  # fmt: skip

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from lightning_td3.cli import main
-from lightning_td3.config_files import ConfigFileError, read_config_files
+from lightning_td3.config_files import ConfigFileError, read_config_files, read_tool_inputs
 
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,3 +109,16 @@ def test_unreadable_config_is_a_one_line_error(tmp_path):
                              "--config", str(missing)], capture_output=True, text=True, cwd=ROOT)  # fmt: skip
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(f"error: cannot read {missing}: ") and len(result.stderr.splitlines()) == 1
+
+
+def test_tool_inputs_are_checked_before_any_work_episodes_then_checkpoints_then_configs(tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    ckpt.write_bytes(b"")
+    racetrack = ROOT / "configs/racetrack.yaml"
+    assert read_tool_inputs([racetrack], [ckpt], episodes=1) == read_config_files([racetrack])
+    with pytest.raises(ConfigFileError, match=r"^--episodes must be >= 1, got 0$"):
+        read_tool_inputs([tmp_path / "missing.yaml"], [tmp_path / "missing.ckpt"], episodes=0)
+    with pytest.raises(ConfigFileError, match=r"^checkpoint not found: .*missing.ckpt$"):
+        read_tool_inputs([tmp_path / "missing.yaml"], [ckpt, tmp_path / "missing.ckpt"])
+    with pytest.raises(ConfigFileError, match=r"^cannot read .*missing.yaml: "):
+        read_tool_inputs([tmp_path / "missing.yaml"], [ckpt])
