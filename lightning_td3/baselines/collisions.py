@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from lightning_td3.rollout.episodes import FrameStacker
+from lightning_td3.rollout.episodes import run_episode
 
 KINDS = ("rear_end", "sideways", "hit_from_behind")
 # a rear-end collision's vehicle was ahead in the ego's lane on 2 of the 3 steps before it (a weaving ego
@@ -64,6 +64,28 @@ class CollisionReport:
     throttle_change: float
 
 
+class _EpisodeWatch:
+    """`run_episode`'s on_step for one episode: its actions, the recent gaps and throttles, its collisions."""
+
+    def __init__(self, episode: int, history: int) -> None:
+        self.episode = episode
+        self.actions: list[np.ndarray] = []
+        self.recent: deque[tuple[float, float]] = deque(maxlen=history)  # (gap ahead, throttle) per step
+        self.collisions: list[Collision] = []
+
+    def __call__(self, action: np.ndarray, info: dict) -> None:
+        self.actions.append(np.asarray(action, dtype=np.float64))
+        state = info["state"]
+        self.recent.append((float(state["obstacle_distance"]), float(self.actions[-1][1])))
+        other = state["extra"].get("collision_other") if info["events"]["collision"] else None
+        if other is None:
+            return
+        gaps, throttles = (tuple(column) for column in zip(*self.recent, strict=True))
+        kind = collision_kind(other["forward_m"], other["lateral_m"], state["half_lane_width"], gaps[:-1])
+        self.collisions.append(Collision(self.episode, len(self.actions), kind, float(state["speed"]),
+                                         other["speed"], other["forward_m"], other["lateral_m"], gaps, throttles))
+
+
 def find_collisions(
     act: Callable[[dict[str, np.ndarray]], np.ndarray],
     env: gym.Env,
@@ -75,29 +97,10 @@ def find_collisions(
     """Runs `episodes` whole episodes (seeds seed, seed+1, ...) with `act`."""
     found, endings, changes = [], Counter(), []
     for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        stacker = FrameStacker(frame_stack)
-        stacker.reset(obs["image"])
-        recent: deque[tuple[float, float]] = deque(maxlen=history)
-        previous = None
-        for step in range(1, 10**9):
-            action = np.asarray(act({"image": stacker.stacked(), "vector": obs["vector"]}), dtype=np.float64)
-            if previous is not None:
-                changes.append(np.abs(action - previous))
-            previous = action
-            obs, _, terminated, truncated, info = env.step(action)
-            stacker.push(obs["image"])
-            state = info["state"]
-            recent.append((float(state["obstacle_distance"]), float(action[1])))
-            other = state["extra"].get("collision_other") if info["events"]["collision"] else None
-            if other is not None:
-                gaps = tuple(g for g, _ in recent)
-                kind = collision_kind(other["forward_m"], other["lateral_m"], state["half_lane_width"], gaps[:-1])
-                found.append(Collision(episode, step, kind, float(state["speed"]), other["speed"], other["forward_m"],
-                                       other["lateral_m"], gaps, tuple(t for _, t in recent)))  # fmt: skip
-            if terminated or truncated:
-                endings[info["termination_reason"]] += 1
-                break
+        watch = _EpisodeWatch(episode, history)
+        endings[run_episode(env, act, frame_stack, seed + episode, on_step=watch).termination_reason] += 1
+        found.extend(watch.collisions)
+        changes.extend(np.abs(np.diff(watch.actions, axis=0)))
     steer, throttle = np.mean(changes, axis=0) if changes else (float("nan"), float("nan"))
     return CollisionReport(found, endings, episodes + len(changes), float(steer), float(throttle))
 

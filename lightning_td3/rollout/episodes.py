@@ -101,9 +101,13 @@ class EpisodeStats:
 
 
 def run_episode(
-    env: gym.Env, act: Callable[[dict[str, np.ndarray]], np.ndarray], frame_stack: int, seed: int | None
+    env: gym.Env,
+    act: Callable[[dict[str, np.ndarray]], np.ndarray],
+    frame_stack: int,
+    seed: int | None,
+    on_step: Callable[[np.ndarray, dict[str, Any]], None] | None = None,
 ) -> EpisodeStats:
-    """One whole episode with `act` on stacked observations."""
+    """One whole episode with `act` on stacked observations; `on_step(action, info)` sees every step."""
     obs, _ = env.reset(seed=seed)
     stacker = FrameStacker(frame_stack)
     stacker.reset(obs["image"])
@@ -112,6 +116,8 @@ def run_episode(
         action = act({"image": stacker.stacked(), "vector": obs["vector"]})
         obs, reward, terminated, truncated, info = env.step(action)
         stats.update(float(reward), info)
+        if on_step is not None:
+            on_step(action, info)
         stacker.push(obs["image"])
         if terminated or truncated:
             return stats
