@@ -110,6 +110,42 @@ def test_actor_loss_puts_no_gradient_on_critic_or_shared_encoder(encoder):
     assert all(p.requires_grad for p in module.critic.parameters()), "critic left frozen"
 
 
+@pytest.mark.parametrize("encoder", ["separate", "shared"])
+def test_actor_loss_with_action_smoothness_matches_naive_formula(encoder):
+    """-mean Q1 + lambda * mean|Q1| * mean ||mu(s) - mu(s')||^2, s' encoded by the online encoder."""
+    plain, smooth = small_td3(encoder=encoder), small_td3(encoder=encoder, action_smoothness=0.3)
+    b = batch(8)
+    _, _, _, critic_state = smooth.critic_loss(b)
+    loss, actor_state = smooth.actor_loss(b, critic_state)
+
+    action = smooth.actor(actor_state)
+    q1 = smooth.critic.q1(critic_state, action)
+    own_encoder = smooth.critic_encoder if encoder == "shared" else smooth.actor_encoder
+    next_state = torch.cat([own_encoder(b["next_obs_image"]), b["next_obs_vector"]], dim=-1)
+    change = (action - smooth.actor(next_state)).pow(2).sum(dim=1)
+    torch.testing.assert_close(loss, -q1.mean() + 0.3 * q1.abs().mean() * change.mean())
+    assert change.mean() > 1e-4, "the two states gave one action: the test would not see the term"
+    torch.testing.assert_close(plain.actor_loss(b, critic_state)[0], -q1.mean())  # same weights (seed 0)
+
+
+def test_action_smoothness_gradient_pulls_the_two_actions_together():
+    """A step on the term alone (critic flat, Q1 = 1) brings mu(s) and mu(s') closer; encoders untouched."""
+    module = small_td3(encoder="shared", action_smoothness=1.0)
+    module.critic.q1 = lambda state, action: torch.ones(len(action)) + 0 * action.sum(dim=1)
+    b = batch(16)
+    critic_state = module.encode_state(module.critic_encoder, b["obs_image"], b["obs_vector"])
+    before = module.action_change(b, module.actor(critic_state)).mean().item()
+    optimizer = torch.optim.Adam(module.actor.parameters(), lr=1e-2)
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss, _ = module.actor_loss(b, critic_state)
+        loss.backward()
+        optimizer.step()
+    assert all(p.grad is None for p in module.critic_encoder.parameters())
+    after = module.action_change(b, module.actor(critic_state)).mean().item()
+    assert after < 0.5 * before, (before, after)
+
+
 def test_critic_loss_puts_no_gradient_on_actor_or_targets():
     module = small_td3()
     loss, *_ = module.critic_loss(batch(8))
@@ -185,6 +221,7 @@ def test_act_without_vector_and_bad_observations():
      (dict(actor_cnn_max_norm=0.0), "actor_cnn_max_norm must be > 0 or None"),
      (dict(optimizer="sgd"), "optimizer must be 'adam' or 'adamw'"),
      (dict(weight_decay=-1.0), "weight_decay must be >= 0"),
+     (dict(action_smoothness=-0.1), "action_smoothness must be >= 0"),
      (dict(image_shape=(4, 84)), r"image_shape must be \(S,H,W\)")],
 )  # fmt: skip
 def test_bad_hyperparameters_raise_value_error(kwargs, message):

@@ -101,6 +101,7 @@ CRITIC_TAGS = {"train/critic_loss", "train/q1", "train/q2", "train/target_q", "t
                "lr/actor_cnn", "lr/actor_mlp", "lr/critic_cnn", "lr/critic_mlp"} | {
                f"debug/critic_cnn_feature_{s}" for s in ("l2_norm", "mean", "std", "min", "max")}  # fmt: skip
 ACTOR_TAGS = {"train/actor_loss", "debug/actor_saturation", "debug/actor_action_mean_0", "debug/actor_action_mean_1",
+              "debug/actor_action_change",
               "gradients/actor_cnn_norm_before_clip",
               "gradients/actor_cnn_norm_after_clip", "gradients/actor_mlp_norm_before_clip",
               "gradients/actor_mlp_norm_after_clip"} | {
@@ -253,7 +254,7 @@ def test_batch_that_does_not_match_the_module_is_a_value_error():
         trainer.fit(TD3(**SMALL), data)
 
 
-def test_actor_saturation_and_action_means_are_logged():
+def test_actor_saturation_action_means_and_action_change_are_logged():
     torch.manual_seed(0)
     module = TD3(**SMALL, policy_delay=1)
     with torch.no_grad():
@@ -263,3 +264,4 @@ def test_actor_saturation_and_action_means_are_logged():
     assert row["debug/actor_saturation"] == pytest.approx(1.0)
     assert row["debug/actor_action_mean_0"] == pytest.approx(1.0, abs=1e-3)
     assert row["debug/actor_action_mean_1"] == pytest.approx(-1.0, abs=1e-3)
+    assert row["debug/actor_action_change"] == pytest.approx(0.0, abs=1e-6)  # a pinned actor never changes

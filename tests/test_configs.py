@@ -17,6 +17,7 @@ CONFIGS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob
 ABLATIONS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs/ablations").glob("*.yaml"))
 TRAFFIC = "configs/overlays/racetrack_traffic.yaml"
 CAREFUL = "configs/overlays/racetrack_traffic_careful.yaml"
+SMOOTH = "configs/overlays/smooth_actor.yaml"
 
 
 def printed_config(capsys, *configs: str) -> dict:
@@ -79,6 +80,15 @@ def test_careful_traffic_overlay_only_prices_collisions_higher(capsys):
         assert env.reward_fn.safety(state) == pytest.approx(-400.0)
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("under", [(), (TRAFFIC,), ("configs/ablations/ddpg.yaml", TRAFFIC)])
+def test_smooth_actor_overlay_only_adds_the_smoothness_term(under, capsys):
+    base = printed_config(capsys, "configs/racetrack.yaml", *under)
+    smooth = printed_config(capsys, "configs/racetrack.yaml", *under, SMOOTH)
+    assert base["model"]["action_smoothness"] == 0.0
+    assert {k: v for k, v in smooth["model"].items() if base["model"][k] != v} == {"action_smoothness": 0.01}
+    assert smooth["data"] == base["data"]
 
 
 @pytest.mark.parametrize("configs", [

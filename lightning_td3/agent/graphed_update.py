@@ -64,7 +64,8 @@ class GraphedUpdate:
             grad_norms.update(m.clip_gradients(actor_opt, measure=True))
             actor_opt.step()
             m.update_targets()
-        return {**m.update_metrics(critic_loss, q, target_q, critic_state, actor_loss, actor_state), **grad_norms}
+        metrics = m.update_metrics(critic_loss, q, target_q, critic_state, actor_loss, actor_state, batch)
+        return {**metrics, **grad_norms}
 
     # ---- driving it -----------------------------------------------------------------------------------
     def step(self, batch: dict[str, Tensor], actor_step: bool) -> dict[str, Tensor]:

@@ -76,6 +76,11 @@ class TD3(L.LightningModule):
     layer_norm: where the encoders' LayerNorms sit: true / "all" after every conv and the FC, "fc"
     after the FC only (DrQ-v2), false / "none" nowhere (see agent/encoder.py). layer_norm_gain: the
     initial gain of the feature LayerNorm (< 1 starts the heads on the kinematic vector).
+    action_smoothness: weight of a temporal smoothness term in the actor loss (CAPS, Mysore et al.
+    2021): lambda * mean|Q1| * mean ||mu(s) - mu(s')||^2, s' the batch's next observation (at most
+    n_step steps later). A deterministic tanh actor trained on -Q alone drifts to bang-bang control;
+    this prices the change. Scaled by the detached mean|Q1| (as TD3+BC scales its BC term) so lambda
+    does not depend on the reward's scale; 0 (default) is plain TD3.
 
     Fast paths (each changes speed only; results agree with the plain path to float rounding, tested
     in tests/test_agent_fastpaths.py; benchmarks/learner.py times them):
@@ -115,6 +120,7 @@ class TD3(L.LightningModule):
         policy_noise: float = 0.2,
         noise_clip: float = 0.5,
         policy_delay: int = 2,
+        action_smoothness: float = 0.0,
         optimizer: Literal["adam", "adamw"] = "adam",
         actor_cnn_lr: float = 1e-4,
         actor_mlp_lr: float = 3e-4,
@@ -142,6 +148,7 @@ class TD3(L.LightningModule):
             (0.0 < tau <= 1.0, f"tau must be in (0, 1], got {tau}"),
             (policy_noise >= 0 and noise_clip >= 0, "policy_noise and noise_clip must be >= 0"),
             (policy_delay >= 1, f"policy_delay must be >= 1, got {policy_delay}"),
+            (action_smoothness >= 0, f"action_smoothness must be >= 0, got {action_smoothness}"),
             (optimizer in ("adam", "adamw"), f"optimizer must be 'adam' or 'adamw', got {optimizer!r}"),
             (min(actor_cnn_lr, actor_mlp_lr, critic_cnn_lr, critic_mlp_lr) > 0, "learning rates must be > 0"),
             (weight_decay >= 0, f"weight_decay must be >= 0, got {weight_decay}"),
@@ -233,7 +240,7 @@ class TD3(L.LightningModule):
         return (q - target).pow(2).mean(dim=1).sum(), q, target, critic_state
 
     def actor_loss(self, batch: dict[str, Tensor], critic_state: Tensor) -> tuple[Tensor, Tensor]:
-        """-Q1(s, mu(s)), with the critic frozen and its state detached. Returns (loss, actor state).
+        """-Q1(s, mu(s)) (+ the action_smoothness term), critic frozen, its state detached. Returns (loss, actor state).
 
         The critic state is the one computed for this batch's critic loss (as DrQ-v2 does): the
         critic encoder is never trained by the actor loss, so it need not run again.
@@ -241,9 +248,25 @@ class TD3(L.LightningModule):
         critic_state = critic_state.detach()
         obs = batch["obs_image"], batch["obs_vector"]
         actor_state = critic_state if self.shared else self.encode_state(self.actor_encoder, *obs)
+        action = self.actor(actor_state)
         with frozen(self.critic):
-            q1 = self.critic.q1(critic_state, self.actor(actor_state))
-        return -q1.float().mean(), actor_state
+            q1 = self.critic.q1(critic_state, action).float()
+        loss = -q1.mean()
+        if self.hparams.action_smoothness > 0:
+            scale = self.hparams.action_smoothness * q1.abs().mean().detach()
+            loss = loss + scale * self.action_change(batch, action).mean()
+        return loss, actor_state
+
+    def action_change(self, batch: dict[str, Tensor], action: Tensor) -> Tensor:
+        """||mu(s) - mu(s')||^2 per sample [B]; gradients reach the actor head through both actions.
+
+        The next state is encoded without gradient: in shared mode the encoder is the critic's (never
+        trained by the actor), in separate mode this keeps the smoothness term off the actor's CNN.
+        """
+        encoder = self.critic_encoder if self.shared else self.actor_encoder
+        with torch.no_grad():
+            next_state = self.encode_state(encoder, batch["next_obs_image"], batch["next_obs_vector"])
+        return (action.float() - self.actor(next_state).float()).pow(2).sum(dim=-1)
 
     @torch.no_grad()
     def update_targets(self) -> None:
@@ -287,7 +310,7 @@ class TD3(L.LightningModule):
         self.updates += 1
 
         if self._log_now:
-            self._log_update(critic_loss, q, target_q, critic_state, actor_loss, actor_state)
+            self._log_update(critic_loss, q, target_q, critic_state, actor_loss, actor_state, batch)
 
     def _graphed_training_step(self, batch: dict[str, torch.Tensor], actor_step: bool) -> None:
         metrics = self.graphed_update.step(batch, actor_step)
@@ -301,14 +324,19 @@ class TD3(L.LightningModule):
             self._write_metrics(metrics, step=self.updates)
 
     def _log_update(self, critic_loss: Tensor, q: Tensor, target_q: Tensor, critic_state: Tensor,
-                    actor_loss: Tensor | None, actor_state: Tensor | None) -> None:  # fmt: skip
-        metrics = self.update_metrics(critic_loss, q, target_q, critic_state, actor_loss, actor_state)
+                    actor_loss: Tensor | None, actor_state: Tensor | None,
+                    batch: dict[str, Tensor]) -> None:  # fmt: skip
+        metrics = self.update_metrics(critic_loss, q, target_q, critic_state, actor_loss, actor_state, batch)
         self._write_metrics({**metrics, **self._grad_norms}, step=self.updates)
 
     @torch.no_grad()
     def update_metrics(self, critic_loss: Tensor, q: Tensor, target_q: Tensor, critic_state: Tensor,
-                       actor_loss: Tensor | None, actor_state: Tensor | None) -> dict[str, Tensor]:  # fmt: skip
-        """train/* and debug/* of this update (detached, on the device); actor ones only when it updated."""
+                       actor_loss: Tensor | None, actor_state: Tensor | None,
+                       batch: dict[str, Tensor] | None = None) -> dict[str, Tensor]:  # fmt: skip
+        """train/* and debug/* of this update (detached, on the device); actor ones only when it updated.
+
+        With the batch, also debug/actor_action_change: mean ||mu(s) - mu(s')||^2 (see `action_change`).
+        """
         feature_dim = self.hparams.feature_dim
         metrics = {"train/critic_loss": critic_loss, "train/target_q": target_q.mean(),
                    "train/td_error": (q - target_q).abs().mean()}  # fmt: skip
@@ -322,6 +350,8 @@ class TD3(L.LightningModule):
             metrics["debug/actor_saturation"] = (action.abs() > 0.99).float().mean()
             for i, mean in enumerate(action.mean(dim=0)):
                 metrics[f"debug/actor_action_mean_{i}"] = mean
+            if batch is not None:  # bang-bang control shows here long before it shows in evaluation
+                metrics["debug/actor_action_change"] = self.action_change(batch, action).mean()
             if not self.shared:
                 metrics.update(feature_stats("debug/actor_cnn_feature", actor_state[:, :feature_dim]))
         return {name: value.detach() for name, value in metrics.items()}
