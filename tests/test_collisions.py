@@ -62,6 +62,9 @@ def test_a_car_cutting_across_is_not_a_rear_end_and_quiet_episodes_report_nothin
     calm = ClassicalController.from_env(traffic_env)  # 30 km/h
     report = find_collisions(calm.act, traffic_env, episodes=1, seed=0)
     assert (report.collisions, dict(report.endings), report.steps) == ([], {"time_limit": 1}, 60)
+    assert markdown_report("calm", report).splitlines() == [
+        "**calm**: episodes ended time_limit 1; collisions rear_end 0, sideways 0, hit_from_behind 0; mean change "
+        f"per step (60 steps): steer {report.steer_change:.2f}, throttle_brake {report.throttle_change:.2f}"]
 
 
 def test_bang_bang_throttle_shows_as_its_mean_change_per_step(traffic_env):

@@ -111,10 +111,12 @@ def markdown_report(name: str, report: CollisionReport) -> str:
     lines = [f"**{name}**: episodes ended " + ", ".join(f"{k} {n}" for k, n in sorted(report.endings.items()))
              + "; collisions " + ", ".join(f"{k} {kinds[k]}" for k in KINDS)
              + f"; mean change per step ({report.steps} steps): steer {report.steer_change:.2f}, "
-             f"throttle_brake {report.throttle_change:.2f}", "",
-             "| episode | step | kind | ego km/h | other km/h | other ahead m | lateral m "
-             "| gap ahead m, oldest first | throttle_brake, oldest first |",
-             "|---:|---:|---|---:|---:|---:|---:|---|---|"]  # fmt: skip
+             f"throttle_brake {report.throttle_change:.2f}"]
+    if not report.collisions:  # a table of no rows is noise
+        return lines[0]
+    lines += ["", "| episode | step | kind | ego km/h | other km/h | other ahead m | lateral m "
+              "| gap ahead m, oldest first | throttle_brake, oldest first |",
+              "|---:|---:|---|---:|---:|---:|---:|---|---|"]  # fmt: skip
     for c in report.collisions:
         gaps = " ".join("–" if np.isinf(g) else f"{g:.1f}" for g in c.gaps)
         throttles = " ".join(f"{t:+.1f}" for t in c.throttles)
