@@ -53,3 +53,11 @@ traffic_tables() {  # folder, the main runs' name
 }
 traffic_tables "$OUT/traffic" traffic6_main > "$OUT/traffic/traffic_80k.md"
 traffic_tables "$OUT/traffic_careful" careful6_main > "$OUT/traffic_careful/traffic_careful_80k.md"
+# session 15: the actor's smoothness term (configs/overlays/smooth_actor.yaml, smooth001_traffic6_*) in the same
+# traffic, tabled together with the session-13 runs it changes (same env, same baselines)
+both=$(mktemp -d)
+mkdir "$both/curves"
+cp "$OUT"/traffic/eval_*.json "$OUT"/traffic_smooth/eval_*k_*.json "$both"  # the baselines once
+cp "$OUT"/traffic/curves/*.csv "$OUT"/traffic_smooth/curves/*.csv "$both/curves"
+traffic_tables "$both" smooth001_traffic6_main > "$OUT/traffic_smooth/traffic_smooth_80k.md"
+rm -r "$both"

@@ -232,18 +232,18 @@ ckpts() {  # checkpoint file name, then runs: their checkpoints' paths
   local file=$1; shift
   for run in "$@"; do echo "$LOGS/${run%% *}/version_0/checkpoints/$file"; done
 }
-traffic_study() {  # run name prefix, overlay, output folder
+traffic_study() {  # run name prefix, overlay, output folder[, more fit args for every run]
   # configs/racetrack.yaml and DDPG with the overlay, seeds 0-1, 0->80k; the baselines, the last two checkpoints,
   # the critics' bias and the collision report on the overlay's own ten evaluation laps, the curves and the
   # evaluation plot, kept in the folder
-  local prefix=$1 run
+  local prefix=$1 more=${4:-} run
   OVERLAY=$2 EVAL_OUT=$3
   mkdir -p "$EVAL_OUT"
   local runs=(
-    "${prefix}_main_seed0 --config $OVERLAY --seed_everything 0"
-    "${prefix}_main_seed1 --config $OVERLAY --seed_everything 1"
-    "${prefix}_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --config $OVERLAY --seed_everything 0"
-    "${prefix}_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --config $OVERLAY --seed_everything 1"
+    "${prefix}_main_seed0 --config $OVERLAY $more --seed_everything 0"
+    "${prefix}_main_seed1 --config $OVERLAY $more --seed_everything 1"
+    "${prefix}_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --config $OVERLAY $more --seed_everything 0"
+    "${prefix}_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --config $OVERLAY $more --seed_everything 1"
   )
   train_all "" "${runs[@]}"
   for policy in classical random; do
@@ -275,6 +275,13 @@ traffic_study() {  # run name prefix, overlay, output folder
 traffic_study traffic6 configs/overlays/racetrack_traffic.yaml "$OUT/traffic"
 # session 14: the same with collisions priced 4x, kept in docs/results/traffic_careful
 traffic_study careful6 configs/overlays/racetrack_traffic_careful.yaml "$OUT/traffic_careful"
+# session 15: traffic with the actor's temporal smoothness term (configs/overlays/smooth_actor.yaml, lambda 0.01),
+# kept in docs/results/traffic_smooth; DDPG seed 1 had not run by the end of session 15
+traffic_study smooth001_traffic6 configs/overlays/racetrack_traffic.yaml "$OUT/traffic_smooth" \
+  "--config configs/overlays/smooth_actor.yaml"
+# ... and lambda 0.1, which held full throttle and ended every evaluation within a quarter lap up to 34k (stopped)
+fit smooth01_traffic6_main_seed0 --config configs/overlays/racetrack_traffic.yaml \
+  --config configs/overlays/smooth_actor.yaml --model.action_smoothness 0.1 --data.max_env_steps 34000
 # session 14: how much the policies change their actions from step to step on the empty track, at 160k
 # shellcheck disable=SC2046
 python scripts/collision_report.py --config configs/racetrack.yaml --classical \
