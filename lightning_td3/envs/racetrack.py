@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -285,6 +285,42 @@ class RacetrackEnv(gym.Env):
     def close(self) -> None:
         self.sim.close()
 
+    # --- counterfactual frames, for analysis -------------------------------------------------------
+
+    def lead_vehicle(self) -> Vehicle | None:
+        """The vehicle the ego follows: the nearest one ahead within its lane's half width (what
+        `obstacle_distance` measures)."""
+        ego = self.sim.vehicle
+        return self._lead(ego.lane.width_at(ego.lane.local_coordinates(ego.position)[0]) / 2)[0]
+
+    def other_vehicles(self, visible_only: bool = False) -> list[Vehicle]:
+        """Every vehicle but the ego; `visible_only`: those close enough to show in the frame (conservatively)."""
+        ego = self.sim.vehicle
+        others = [v for v in self.sim.road.vehicles if v is not ego]
+        if not visible_only:
+            return others
+        config = self.sim.observation_type.viewer.config
+        # the frame is a world-aligned square centred on the ego; a vehicle further than its half diagonal
+        # plus a vehicle's half diagonal cannot touch it
+        half_diagonal = np.hypot(config["screen_width"], config["screen_height"]) / 2 / config["scaling"]
+        reach = half_diagonal + max(ego.LENGTH, ego.WIDTH)
+        return [v for v in others if np.linalg.norm(v.position - ego.position) <= reach]
+
+    def frame_without(self, hidden: Sequence[Vehicle]) -> np.ndarray:
+        """The current frame [1, H, W] rendered with the `hidden` vehicles erased from the road.
+
+        What the policy would see if they were not there: the counterfactual that tells whether a policy
+        reacts to the car ahead. The simulation is untouched.
+        """
+        road, observation = self.sim.road, self.sim.observation_type
+        vehicles, kept = road.vehicles, observation.obs
+        road.vehicles = [v for v in vehicles if not any(v is h for h in hidden)]
+        try:
+            frame = observation.observe()
+        finally:
+            road.vehicles, observation.obs = vehicles, kept
+        return np.ascontiguousarray(frame.transpose(0, 2, 1))
+
     # --- state from the simulator -----------------------------------------------------------------
 
     def _driving_state(self, lane_changed: bool) -> DrivingState:
@@ -354,21 +390,26 @@ class RacetrackEnv(gym.Env):
         return {"forward_m": float(x), "lateral_m": float(y), "speed": float(other.speed)}
 
     def _nearest_ahead(self, half_width: float) -> tuple[float, float]:
+        _, gap, ttc = self._lead(half_width)
+        return gap, ttc
+
+    def _lead(self, half_width: float) -> tuple[Vehicle | None, float, float]:
+        """The nearest vehicle ahead within `half_width` of the ego's axis, its free gap (m) and time to collision."""
         ego = self.sim.vehicle
         others = [v for v in self.sim.road.vehicles if v is not ego]
         if not others:
-            return float("inf"), float("inf")
+            return None, float("inf"), float("inf")
         local = world_to_vehicle_frame(np.array([v.position for v in others]), ego.position, ego.heading,
                                        y_left=False)
-        best_d, best_ttc = float("inf"), float("inf")
+        lead, best_d, best_ttc = None, float("inf"), float("inf")
         for (x, y), other in zip(local, others, strict=True):
             if x <= 0 or abs(y) > half_width:
                 continue
             gap = max(float(x) - (ego.LENGTH + other.LENGTH) / 2, 0.0)
             if gap < best_d:
                 closing = ego.speed - other.speed * math.cos(other.heading - ego.heading)
-                best_d, best_ttc = gap, (gap / closing if closing > 1e-6 else float("inf"))
-        return best_d, best_ttc
+                lead, best_d, best_ttc = other, gap, (gap / closing if closing > 1e-6 else float("inf"))
+        return lead, best_d, best_ttc
 
     def _vector(self, state: DrivingState) -> np.ndarray:
         ego = self.sim.vehicle
