@@ -222,6 +222,8 @@ def test_act_without_vector_and_bad_observations():
      (dict(optimizer="sgd"), "optimizer must be 'adam' or 'adamw'"),
      (dict(weight_decay=-1.0), "weight_decay must be >= 0"),
      (dict(action_smoothness=-0.1), "action_smoothness must be >= 0"),
+     (dict(image_shift=-1), r"image_shift must be an int in \[0, image size\), got -1"),
+     (dict(image_shift=36), r"image_shift must be an int in \[0, image size\), got 36"),
      (dict(image_shape=(4, 84)), r"image_shape must be \(S,H,W\)")],
 )  # fmt: skip
 def test_bad_hyperparameters_raise_value_error(kwargs, message):

@@ -18,6 +18,7 @@ ABLATIONS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs/abla
 TRAFFIC = "configs/overlays/racetrack_traffic.yaml"
 CAREFUL = "configs/overlays/racetrack_traffic_careful.yaml"
 SMOOTH = "configs/overlays/smooth_actor.yaml"
+SHIFT = "configs/overlays/random_shift.yaml"
 
 
 def printed_config(capsys, *configs: str) -> dict:
@@ -82,13 +83,14 @@ def test_careful_traffic_overlay_only_prices_collisions_higher(capsys):
         env.close()
 
 
+@pytest.mark.parametrize("overlay, key, value", [(SMOOTH, "action_smoothness", 0.01), (SHIFT, "image_shift", 4)])
 @pytest.mark.parametrize("under", [(), (TRAFFIC,), ("configs/ablations/ddpg.yaml", TRAFFIC)])
-def test_smooth_actor_overlay_only_adds_the_smoothness_term(under, capsys):
+def test_model_overlays_change_only_their_own_key(under, overlay, key, value, capsys):
     base = printed_config(capsys, "configs/racetrack.yaml", *under)
-    smooth = printed_config(capsys, "configs/racetrack.yaml", *under, SMOOTH)
-    assert base["model"]["action_smoothness"] == 0.0
-    assert {k: v for k, v in smooth["model"].items() if base["model"][k] != v} == {"action_smoothness": 0.01}
-    assert smooth["data"] == base["data"]
+    changed = printed_config(capsys, "configs/racetrack.yaml", *under, overlay)
+    assert base["model"][key] == 0
+    assert {k: v for k, v in changed["model"].items() if base["model"][k] != v} == {key: value}
+    assert changed["data"] == base["data"]
 
 
 @pytest.mark.parametrize("configs", [

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lightning_td3.agent.augment import random_shift
 from lightning_td3.agent.compiling import CompilableModule
 from lightning_td3.agent.encoder import LayerNormPlacement, PixelEncoder, validate_layer_norm
 from lightning_td3.agent.episode_metrics import DrivingEpisodeMetrics
@@ -81,6 +82,9 @@ class TD3(L.LightningModule):
     n_step steps later). A deterministic tanh actor trained on -Q alone drifts to bang-bang control;
     this prices the change. Scaled by the detached mean|Q1| (as TD3+BC scales its BC term) so lambda
     does not depend on the reward's scale; 0 (default) is plain TD3.
+    image_shift: DrQ's random-shift augmentation (agent/augment.py): every training batch's observation
+    and next observation images are moved by up to this many pixels each way, per sample (edges
+    repeated). 0 (default) is off; DrQ-v2 uses 4 on 84x84 frames.
 
     Fast paths (each changes speed only; results agree with the plain path to float rounding, tested
     in tests/test_agent_fastpaths.py; benchmarks/learner.py times them):
@@ -121,6 +125,7 @@ class TD3(L.LightningModule):
         noise_clip: float = 0.5,
         policy_delay: int = 2,
         action_smoothness: float = 0.0,
+        image_shift: int = 0,
         optimizer: Literal["adam", "adamw"] = "adam",
         actor_cnn_lr: float = 1e-4,
         actor_mlp_lr: float = 3e-4,
@@ -149,6 +154,8 @@ class TD3(L.LightningModule):
             (policy_noise >= 0 and noise_clip >= 0, "policy_noise and noise_clip must be >= 0"),
             (policy_delay >= 1, f"policy_delay must be >= 1, got {policy_delay}"),
             (action_smoothness >= 0, f"action_smoothness must be >= 0, got {action_smoothness}"),
+            (isinstance(image_shift, int) and 0 <= image_shift < min(image_shape[1:], default=1),
+             f"image_shift must be an int in [0, image size), got {image_shift!r}"),
             (optimizer in ("adam", "adamw"), f"optimizer must be 'adam' or 'adamw', got {optimizer!r}"),
             (min(actor_cnn_lr, actor_mlp_lr, critic_cnn_lr, critic_mlp_lr) > 0, "learning rates must be > 0"),
             (weight_decay >= 0, f"weight_decay must be >= 0, got {weight_decay}"),
@@ -290,6 +297,9 @@ class TD3(L.LightningModule):
         self._log_now = every > 0 and (self.updates + 1) % every == 0
         actor_step = (self.updates + 1) % hp.policy_delay == 0
         self._grad_norms = {}
+        if hp.image_shift > 0:  # outside any captured graph: the shift is drawn anew for every batch
+            batch = {**batch, "obs_image": random_shift(batch["obs_image"], hp.image_shift),
+                     "next_obs_image": random_shift(batch["next_obs_image"], hp.image_shift)}
         if self.graphed_update is not None:
             self._graphed_training_step(batch, actor_step)
             return
