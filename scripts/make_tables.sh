@@ -61,3 +61,19 @@ cp "$OUT"/traffic/eval_*.json "$OUT"/traffic_smooth/eval_*k_*.json "$both"  # th
 cp "$OUT"/traffic/curves/*.csv "$OUT"/traffic_smooth/curves/*.csv "$both/curves"
 traffic_tables "$both" smooth001_traffic6_main > "$OUT/traffic_smooth/traffic_smooth_80k.md"
 rm -r "$both"
+# session 16: DrQ's random shift in traffic (configs/overlays/random_shift.yaml on the smoothed traffic config), one
+# run stopped at 40k, against the first 40k of the traffic main runs with and without the smoothness term
+shifted=$(mktemp -d)
+mkdir "$shifted/curves"
+cp "$OUT"/traffic/eval_classical.json "$OUT"/traffic/eval_random.json "$OUT"/traffic_shift/eval_*.json "$shifted"
+cp "$OUT"/traffic/curves/traffic6_main_*.csv "$OUT"/traffic_smooth/curves/smooth001_traffic6_main_*.csv \
+  "$OUT"/traffic_shift/curves/*.csv "$shifted/curves"
+{ python scripts/curve_table.py "$shifted/curves" --budget 40000
+  echo
+  python scripts/curve_table.py "$shifted/curves" --budget 40000 --against shift4_smooth001_traffic6_main --window all
+  echo
+  python scripts/eval_table.py "$shifted" --match classical random '38k_*' '40k_*'
+  echo
+  python scripts/eval_table.py "$shifted" --pool 38k 40k --per_seed --match '38k+40k_*'
+} > "$OUT/traffic_shift/traffic_shift_40k.md"
+rm -r "$shifted"

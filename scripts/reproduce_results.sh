@@ -232,12 +232,14 @@ ckpts() {  # checkpoint file name, then runs: their checkpoints' paths
   local file=$1; shift
   for run in "$@"; do echo "$LOGS/${run%% *}/version_0/checkpoints/$file"; done
 }
-traffic_study() {  # run name prefix, overlay, output folder[, more fit args for every run]
-  # configs/racetrack.yaml and DDPG with the overlay, seeds 0-1, 0->80k; the baselines, the last two checkpoints,
+traffic_study() {  # run name prefix, overlay, output folder[, more fit args for every run[, more runs...]]
+  # configs/racetrack.yaml and DDPG with the overlay, seeds 0-1, 0->80k (and any more runs, each "name its args",
+  # named with the prefix and given the overlay after its own configs); the baselines, the last two checkpoints,
   # the critics' bias and the collision report on the overlay's own ten evaluation laps, the curves and the
   # evaluation plot, kept in the folder
   local prefix=$1 more=${4:-} run
   OVERLAY=$2 EVAL_OUT=$3
+  shift $(($# < 4 ? $# : 4))
   mkdir -p "$EVAL_OUT"
   local runs=(
     "${prefix}_main_seed0 --config $OVERLAY $more --seed_everything 0"
@@ -245,6 +247,7 @@ traffic_study() {  # run name prefix, overlay, output folder[, more fit args for
     "${prefix}_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --config $OVERLAY $more --seed_everything 0"
     "${prefix}_ablation_ddpg_seed1 --config configs/ablations/ddpg.yaml --config $OVERLAY $more --seed_everything 1"
   )
+  for run in "$@"; do runs+=("${prefix}_${run%% *} ${run#* } --config $OVERLAY $more"); done
   train_all "" "${runs[@]}"
   for policy in classical random; do
     python -m lightning_td3.baselines --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
@@ -276,9 +279,32 @@ traffic_study traffic6 configs/overlays/racetrack_traffic.yaml "$OUT/traffic"
 # session 14: the same with collisions priced 4x, kept in docs/results/traffic_careful
 traffic_study careful6 configs/overlays/racetrack_traffic_careful.yaml "$OUT/traffic_careful"
 # session 15: traffic with the actor's temporal smoothness term (configs/overlays/smooth_actor.yaml, lambda 0.01),
-# kept in docs/results/traffic_smooth; DDPG seed 1 had not run by the end of session 15
+# kept in docs/results/traffic_smooth (DDPG seed 1 and single critic seeds 0-1 ran in session 16)
 traffic_study smooth001_traffic6 configs/overlays/racetrack_traffic.yaml "$OUT/traffic_smooth" \
-  "--config configs/overlays/smooth_actor.yaml"
+  "--config configs/overlays/smooth_actor.yaml" \
+  "ablation_single_critic_seed0 --config configs/ablations/single_critic.yaml --seed_everything 0" \
+  "ablation_single_critic_seed1 --config configs/ablations/single_critic.yaml --seed_everything 1"
+# session 16: does any of them slow for the car ahead? (each run's 78k and 80k checkpoints, and two untrained agents)
+# shellcheck disable=SC2046
+python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config configs/overlays/racetrack_traffic.yaml \
+  --episodes 10 --fresh 2 --ckpt $(for run in main_seed0 main_seed1 ablation_ddpg_seed0 ablation_ddpg_seed1 \
+  ablation_single_critic_seed0 ablation_single_critic_seed1; do ckpts env_steps=78000.ckpt "smooth001_traffic6_$run"
+  ckpts env_steps=80000.ckpt "smooth001_traffic6_$run"; done) > "$OUT/traffic_smooth/lead_vehicle_78k_80k.md"
+# session 16: DrQ's random shift (configs/overlays/random_shift.yaml) on the smoothed traffic config, seed 0, stopped at
+# 40k; its 38k and 40k checkpoints evaluated and probed, its curve kept in docs/results/traffic_shift
+SHIFTED=shift4_smooth001_traffic6_main_seed0
+fit $SHIFTED --config configs/overlays/racetrack_traffic.yaml --config configs/overlays/smooth_actor.yaml \
+  --config configs/overlays/random_shift.yaml --seed_everything 0 --data.max_env_steps 40000
+mkdir -p "$OUT/traffic_shift"
+for k in 38000 40000; do
+  OVERLAY=configs/overlays/racetrack_traffic.yaml EVAL_OUT=$OUT/traffic_shift CKPT=env_steps=$k.ckpt \
+    evaluate_all "$((k / 1000))k_" $SHIFTED
+done
+# shellcheck disable=SC2046
+python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config configs/overlays/racetrack_traffic.yaml \
+  --episodes 10 --ckpt $(ckpts env_steps=38000.ckpt $SHIFTED; ckpts env_steps=40000.ckpt $SHIFTED) \
+  > "$OUT/traffic_shift/lead_vehicle_38k_40k.md"
+python scripts/export_curves.py "$LOGS" "$OUT/traffic_shift/curves" --runs $SHIFTED
 # ... and lambda 0.1, which held full throttle and ended every evaluation within a quarter lap up to 34k (stopped)
 fit smooth01_traffic6_main_seed0 --config configs/overlays/racetrack_traffic.yaml \
   --config configs/overlays/smooth_actor.yaml --model.action_smoothness 0.1 --data.max_env_steps 34000
