@@ -46,7 +46,7 @@ def collect_paired_states(
     shows in the frame, each with its counterfactual twin."""
     images, erased, vectors, gaps, closing = [], [], [], [], []
     for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
+        obs, info = env.reset(seed=seed + episode)
         seen = FrameStacker(frame_stack)
         seen.reset(obs["image"])
         # one stack per other vehicle, with that vehicle erased from every frame (the fleet is fixed in an episode)
@@ -62,9 +62,9 @@ def collect_paired_states(
                     images.append(stacked)
                     erased.append(twin)
                     vectors.append(obs["vector"].copy())
-                    gaps.append(_gap(ego, lead))
+                    gaps.append(info["state"]["obstacle_distance"])  # the env's own gap to this lead
                     closing.append(ego.speed - lead.speed * np.cos(lead.heading - ego.heading))
-            obs, _, terminated, truncated, _ = env.step(act({"image": seen.stacked(), "vector": obs["vector"]}))
+            obs, _, terminated, truncated, info = env.step(act({"image": seen.stacked(), "vector": obs["vector"]}))
             seen.push(obs["image"])
             _push_erased(env, without, obs["image"], reset=False)
             if terminated or truncated:
@@ -86,11 +86,6 @@ def _push_erased(env: RacetrackEnv, stacks: dict[int, FrameStacker], frame: np.n
         # a vehicle out of reach is not in the frame: erasing it changes nothing, so skip the render
         twin = env.frame_without([vehicle]) if any(vehicle is v for v in visible) else frame
         (stacks[id(vehicle)].reset if reset else stacks[id(vehicle)].push)(twin)
-
-
-def _gap(ego, lead) -> float:
-    forward = float(np.dot(lead.position - ego.position, [np.cos(ego.heading), np.sin(ego.heading)]))
-    return max(forward - (ego.LENGTH + lead.LENGTH) / 2, 0.0)
 
 
 @dataclass(frozen=True)

@@ -382,7 +382,7 @@ class RacetrackEnv(gym.Env):
         highway-env marks both vehicles of a crash `crashed`; the nearest such vehicle is the one hit.
         """
         ego = self.sim.vehicle
-        crashed = [v for v in self.sim.road.vehicles if v is not ego and v.crashed]
+        crashed = [v for v in self.other_vehicles() if v.crashed]
         if not crashed:
             return None
         other = min(crashed, key=lambda v: float(np.linalg.norm(v.position - ego.position)))
@@ -395,8 +395,7 @@ class RacetrackEnv(gym.Env):
 
     def _lead(self, half_width: float) -> tuple[Vehicle | None, float, float]:
         """The nearest vehicle ahead within `half_width` of the ego's axis, its free gap (m) and time to collision."""
-        ego = self.sim.vehicle
-        others = [v for v in self.sim.road.vehicles if v is not ego]
+        ego, others = self.sim.vehicle, self.other_vehicles()
         if not others:
             return None, float("inf"), float("inf")
         local = world_to_vehicle_frame(np.array([v.position for v in others]), ego.position, ego.heading,
