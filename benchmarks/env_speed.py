@@ -20,6 +20,7 @@ CASES = [
     ("racetrack", {}),
     ("racetrack", {"scenario": 0}),
     ("racetrack", {"scenario": 2}),
+    ("racetrack", {"scenario": 2, "frame": "heading"}),
     ("racetrack", {"policy_frequency": 15}),
     ("gym:CarRacing-v3", {}),
 ]
@@ -46,10 +47,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     args = parser.parse_args()
-    print(f"{'env':<18} {'kwargs':<26} {'steps/s':>9} {'ms/step':>8} {'episodes':>9}")
+    print(f"{'env':<18} {'kwargs':<38} {'steps/s':>9} {'ms/step':>8} {'episodes':>9}")
     for name, kwargs in CASES:
         rate, episodes = steps_per_second(name, kwargs, args.steps)
-        print(f"{name:<18} {str(kwargs):<26} {rate:>9.0f} {1000 / rate:>8.2f} {episodes:>9}")
+        print(f"{name:<18} {str(kwargs):<38} {rate:>9.0f} {1000 / rate:>8.2f} {episodes:>9}")
     sdl = os.environ.get("SDL_VIDEODRIVER")
     print(f"({args.steps} steps each, {os.cpu_count()} CPUs visible, SDL_VIDEODRIVER={sdl})")
 

@@ -19,6 +19,7 @@ TRAFFIC = "configs/overlays/racetrack_traffic.yaml"
 CAREFUL = "configs/overlays/racetrack_traffic_careful.yaml"
 SMOOTH = "configs/overlays/smooth_actor.yaml"
 SHIFT = "configs/overlays/random_shift.yaml"
+HEADING = "configs/overlays/racetrack_traffic_heading.yaml"
 
 
 def printed_config(capsys, *configs: str) -> dict:
@@ -81,6 +82,19 @@ def test_careful_traffic_overlay_only_prices_collisions_higher(capsys):
         assert env.reward_fn.safety(state) == pytest.approx(-400.0)
     finally:
         env.close()
+
+
+def test_heading_overlay_only_turns_the_traffic_frame_for_training_and_evaluation(capsys):
+    traffic = printed_config(capsys, "configs/racetrack.yaml", TRAFFIC)
+    heading = printed_config(capsys, "configs/racetrack.yaml", HEADING)
+    assert heading["model"] == traffic["model"]
+    assert {k for k in traffic["data"] if traffic["data"][k] != heading["data"][k]} == {"env_kwargs"}
+    assert heading["data"]["env_kwargs"] == {**traffic["data"]["env_kwargs"], "frame": "heading"}
+
+    from lightning_td3.data import TD3DataModule
+
+    data = TD3DataModule(**heading["data"])
+    assert data.eval_env_kwargs["frame"] == "heading"  # evaluation sees what training saw
 
 
 @pytest.mark.parametrize("overlay, key, value", [(SMOOTH, "action_smoothness", 0.01), (SHIFT, "image_shift", 4)])

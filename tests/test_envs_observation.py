@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from lightning_td3.envs.observation import (
+    HeadingUpView,
     driving_vector,
     resample_polyline,
     vector_dim,
@@ -60,3 +61,44 @@ def test_wrap_angle():
     wrapped = wrap_angle(np.array([3 * np.pi / 2, -3 * np.pi / 2, 0.1]))
     np.testing.assert_allclose(wrapped, [-np.pi / 2, np.pi / 2, 0.1])
     assert wrap_angle(2 * np.pi + 0.5) == pytest.approx(0.5)
+
+
+def test_heading_up_view_at_heading_zero_is_a_crop_of_the_frame_turned_left():
+    view = HeadingUpView(size=84, ego_row=63)
+    source = np.random.default_rng(0).integers(0, 256, (view.source_size, view.source_size), dtype=np.uint8)
+    out = view(source, heading=0.0)  # facing +x (screen right): what lies right of the vehicle ends up on top
+    a = view.source_size // 2 - 42  # first source row of the output's columns
+    b = view.source_size // 2 + 63 - 1  # source column of the output's top row
+    top = view.source_size - 1 - b
+    assert out.shape == (84, 84) and out.dtype == np.uint8
+    assert np.array_equal(out, np.rot90(source)[top : top + 84, a : a + 84])
+
+
+@pytest.mark.parametrize("heading", [0.6, 2.0, -2.7, np.pi / 2])
+def test_heading_up_view_puts_what_is_ahead_above_and_what_is_right_to_the_right(heading):
+    view = HeadingUpView(size=84, ego_row=63)
+    centre = view.source_size / 2
+    ahead = np.array([np.cos(heading), np.sin(heading)])  # (col, row) in the source
+    right = np.array([-np.sin(heading), np.cos(heading)])
+
+    def marked(offset):  # a 3x3 blob `offset` px from the vehicle
+        source = np.zeros((view.source_size, view.source_size), np.uint8)
+        col, row = np.floor(centre + offset).astype(int)
+        source[row - 1 : row + 2, col - 1 : col + 2] = 255
+        return view(source, heading)
+
+    rows, cols = np.nonzero(marked(20 * ahead))
+    assert abs(rows.mean() - (63 - 20)) <= 1.0 and abs(cols.mean() - 42) <= 1.0
+    rows, cols = np.nonzero(marked(10 * right))
+    assert abs(rows.mean() - 63) <= 1.0 and abs(cols.mean() - (42 + 10)) <= 1.0
+    rows, cols = np.nonzero(marked(-15 * ahead - 30 * right))  # behind and left, near the bottom-left corner
+    assert abs(rows.mean() - (63 + 15)) <= 1.0 and abs(cols.mean() - (42 - 30)) <= 1.0
+
+
+def test_heading_up_view_source_covers_every_output_pixel_and_rejects_bad_shapes():
+    view = HeadingUpView(size=84, ego_row=63)
+    assert view.source_size == 2 * int(np.ceil(np.hypot(63, 42))) + 2 == 154
+    with pytest.raises(ValueError, match="ego_row must be in"):
+        HeadingUpView(size=84, ego_row=84)
+    with pytest.raises(ValueError, match="source must be 154x154"):
+        view(np.zeros((84, 84), np.uint8), 0.0)

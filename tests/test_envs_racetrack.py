@@ -149,6 +149,24 @@ def test_scenarios_place_the_stated_traffic():
         RacetrackEnv(scenario=3)
 
 
+def test_heading_frame_draws_the_ego_upright_three_quarters_down_wherever_the_track_turns():
+    env = RacetrackEnv(frame="heading", spawn="anywhere")
+    check_env(env, skip_render_check=True)
+    headings = []
+    for seed in range(6):
+        obs, _ = env.reset(seed=seed)
+        headings.append(env.sim.vehicle.heading)
+        ego = np.nonzero(env.frame_without([env.sim.vehicle]) != obs["image"])[1:]  # the ego's own pixels
+        rows, cols = ego
+        # a 5 x 2 m car at 2 px/m: ~10 px tall and ~4 wide, centred on row 63 and column 42
+        assert 8 <= rows.max() - rows.min() + 1 <= 11 and 3 <= cols.max() - cols.min() + 1 <= 5
+        assert abs(rows.mean() - 63) <= 1.5 and abs(cols.mean() - 42) <= 1.5
+    assert np.ptp(np.unwrap(headings)) > np.pi / 2  # the starts face different ways
+    env.close()
+    with pytest.raises(ValueError, match="frame must be one of"):
+        RacetrackEnv(frame="chase")
+
+
 def test_factory_unknown_name_lists_registered():
     with pytest.raises(ValueError, match=r"unknown env 'nope'; registered: racetrack, carla, gym:<id>"):
         make_env("nope")

@@ -62,6 +62,27 @@ def test_erasing_the_lead_changes_only_its_pixels_and_never_the_simulation():
     twin.close()
 
 
+def test_heading_frame_shows_the_car_ahead_straight_up_at_its_gap():
+    env = traffic_env(frame="heading")
+    drawn = []
+    for obs, info in (state for seed in (2, 5) for state in closing_run(env, seed=seed)):
+        lead, gap = env.lead_vehicle(), info["state"]["obstacle_distance"]
+        if lead is None or gap > 24:  # the view reaches 31.5 m ahead of the ego's centre: gap + 5 m of cars
+            continue
+        rows, cols = np.nonzero(env.frame_without([lead])[0] != obs["image"][0])
+        drawn.append(gap)
+        ego = env.sim.vehicle
+        offset = lead.position - ego.position
+        ahead = np.dot(offset, [np.cos(ego.heading), np.sin(ego.heading)])  # m; y points down the screen,
+        right = np.dot(offset, [-np.sin(ego.heading), np.cos(ego.heading)])  # so +90 deg is the right
+        assert ahead == pytest.approx(gap + 5, abs=1e-6) and abs(right) < 2.5  # ahead, in the ego's lane
+        # its centre at 2 px/m from the ego's (row 63, column 42): up by what is ahead, right by what is right;
+        # within 3 px, as highway-env draws every vehicle ~1.5 px up and left of its position (world frame too)
+        assert abs(rows.mean() - (63 - 2 * ahead)) <= 3 and abs(cols.mean() - (42 + 2 * right)) <= 3
+    env.close()
+    assert len(drawn) >= 30 and max(drawn) > 20
+
+
 def test_paired_states_keep_only_states_with_the_lead_drawn_and_erase_it_from_every_frame():
     env = traffic_env()
     states = collect_paired_states(env, ClassicalController.from_env(env, target_speed_kmh=45.0).act,

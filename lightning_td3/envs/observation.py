@@ -8,6 +8,8 @@ with waypoints in the vehicle frame (x forward, y left), zero past the route end
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 SPEED_SCALE_KMH = 30.0
@@ -76,3 +78,40 @@ def resample_polyline(points_xy: np.ndarray, spacing: float, closed: bool = Fals
     arc = np.concatenate([[0.0], np.cumsum(seg)])
     samples = np.arange(0.0, arc[-1] - (1e-9 if closed else -1e-9), spacing)
     return np.stack([np.interp(samples, arc, points[:, 0]), np.interp(samples, arc, points[:, 1])], axis=1)
+
+
+class HeadingUpView:
+    """Turns a top-down frame so the vehicle's heading points up, with the vehicle low in the frame.
+
+    Why: a world-aligned square centred on the ego shows as much road behind as ahead and turns with the
+    track, so a car ahead shows only within half the square and in a different place on every curve. A
+    heading-up view (like CARLA's forward camera, from above) puts what lies ahead in the same place
+    every time, and three times further ahead than behind.
+
+    The source is a world-aligned frame [H, W] of `source_size` pixels, centred on the vehicle, whose
+    rows grow with world y (screen down), so a heading h points along (col, row) = (cos h, sin h) and the
+    vehicle's right along (-sin h, cos h). The output is `size` x `size`, the vehicle at row `ego_row`
+    (from the top) and the middle column; each output pixel takes its nearest source pixel.
+    """
+
+    def __init__(self, size: int, ego_row: int) -> None:
+        if not 0 < ego_row < size:
+            raise ValueError(f"ego_row must be in (0, {size}), got {ego_row}")
+        self.size, self.ego_row = size, ego_row
+        centres = np.arange(size) + 0.5
+        self._forward = ego_row - centres[:, None] + np.zeros((1, size))  # px ahead of the vehicle, per row
+        self._right = np.zeros((size, 1)) + (centres - size / 2)[None, :]  # px right of it, per column
+        # every output pixel lies within the farthest corner's distance of the vehicle
+        reach = max(math.hypot(ego_row, size / 2), math.hypot(size - ego_row, size / 2))
+        self.source_size = 2 * math.ceil(reach) + 2
+
+    def __call__(self, source: np.ndarray, heading: float) -> np.ndarray:
+        if source.shape != (self.source_size, self.source_size):
+            raise ValueError(f"source must be {self.source_size}x{self.source_size}, got {source.shape}")
+        c, s = math.cos(heading), math.sin(heading)
+        centre = self.source_size / 2
+        cols = np.floor(centre + self._forward * c - self._right * s).astype(np.intp)
+        rows = np.floor(centre + self._forward * s + self._right * c).astype(np.intp)
+        np.clip(cols, 0, self.source_size - 1, out=cols)
+        np.clip(rows, 0, self.source_size - 1, out=rows)
+        return source[rows, cols]

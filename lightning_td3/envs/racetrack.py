@@ -38,6 +38,7 @@ from highway_env.vehicle.kinematics import Vehicle  # noqa: E402
 from lightning_td3.envs import contract  # noqa: E402
 from lightning_td3.envs.contract import DrivingState  # noqa: E402
 from lightning_td3.envs.observation import (  # noqa: E402
+    HeadingUpView,
     driving_vector,
     resample_polyline,
     vector_dim,
@@ -49,6 +50,7 @@ from lightning_td3.envs.stuck import StuckDetector
 
 SCENARIO_TRAFFIC = {0: 1, 1: 3, 2: 6}
 SPAWNS = ("start", "anywhere")
+FRAMES = ("world", "heading")
 GRAY_WEIGHTS = [0.2989, 0.5870, 0.1140]
 MIN_SPAWN_GAP = 20.0  # m between spawned vehicles
 
@@ -136,7 +138,7 @@ class _LaneLoop:
         return self.waypoints[np.arange(first, first + count) % len(self.waypoints)]
 
 
-_NOT_EPISODE_STATE = ("observation_space", "action_space", "render_mode")
+_NOT_EPISODE_STATE = ("observation_space", "action_space", "render_mode", "view")
 
 
 class RacetrackEnv(gym.Env):
@@ -146,6 +148,10 @@ class RacetrackEnv(gym.Env):
     evaluation default); "anywhere" spreads episode starts uniformly over the whole loop, so training
     data covers every curve even before the policy can reach it from the start line. Either way the
     route is one lap from the spawn point.
+
+    `frame`: "world" renders a world-aligned square of `image_size / scaling` m centred on the ego (42 m at
+    the defaults: a car ahead shows within ~16 m of gap, wherever the track turns it); "heading" turns it so
+    the ego faces up, three quarters down the frame: 31 m of road ahead, 10 m behind (`HeadingUpView`).
 
     `max_stopped_steps` ends an episode (terminated, reason "stuck", the reward's `stuck_penalty`)
     after that many consecutive steps stopped far from the goal. Without it a policy that learns to
@@ -167,6 +173,7 @@ class RacetrackEnv(gym.Env):
         simulation_frequency: int = 15,
         image_size: int = contract.IMAGE_SIZE,
         scaling: float = 2.0,
+        frame: str = "world",
         initial_speed: float = 5.0,
         spawn: str = "start",
         target_speed: float = 30.0 / 3.6,
@@ -181,6 +188,8 @@ class RacetrackEnv(gym.Env):
             raise ValueError(f"scenario must be one of {sorted(SCENARIO_TRAFFIC)}, got {scenario}")
         if spawn not in SPAWNS:
             raise ValueError(f"spawn must be one of {SPAWNS}, got {spawn!r}")
+        if frame not in FRAMES:
+            raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.traffic = SCENARIO_TRAFFIC[scenario] if scenario is not None else int(traffic or 0)
@@ -193,8 +202,10 @@ class RacetrackEnv(gym.Env):
         self.render_mode = render_mode
         self.reward_fn = DrivingReward(RewardConfig(**reward) if isinstance(reward, Mapping) else reward)
         self.stuck = StuckDetector(max_stopped_steps, self.reward_fn.config)
+        self.view = HeadingUpView(image_size, ego_row=image_size * 3 // 4) if frame == "heading" else None
+        rendered = self.view.source_size if self.view else image_size
         self.sim = _Track(config={
-            "observation": {"type": "GrayscaleObservation", "observation_shape": (image_size, image_size),
+            "observation": {"type": "GrayscaleObservation", "observation_shape": (rendered, rendered),
                             "stack_size": 1, "weights": GRAY_WEIGHTS, "scaling": scaling},
             "action": {"type": "ContinuousAction", "longitudinal": True, "lateral": True},
             "policy_frequency": policy_frequency,
@@ -230,7 +241,7 @@ class RacetrackEnv(gym.Env):
         self.stuck.reset()
         state = self._driving_state(lane_changed=False)
         self.reward_fn.reset(state)
-        self._frame = np.ascontiguousarray(sim_obs.transpose(0, 2, 1))
+        self._frame = self._image(sim_obs)
         obs = {"image": self._frame, "vector": self._vector(state)}
         zero_terms = dict.fromkeys(contract.REWARD_TERMS, 0.0)
         info = contract.make_info(state, zero_terms, 0.0, contract.RUNNING, False)
@@ -251,7 +262,7 @@ class RacetrackEnv(gym.Env):
         reason = contract.termination_reason(state, self.steps, self.max_episode_steps)
         terminated = reason in contract.TERMINAL_REASONS
         truncated = reason == contract.TIME_LIMIT
-        self._frame = np.ascontiguousarray(sim_obs.transpose(0, 2, 1))
+        self._frame = self._image(sim_obs)
         obs = {"image": self._frame, "vector": self._vector(state)}
         info = contract.make_info(state, terms, self.distance, reason, reason == contract.ROUTE_COMPLETED)
         info["state"] = asdict(state)
@@ -300,8 +311,8 @@ class RacetrackEnv(gym.Env):
         if not visible_only:
             return others
         config = self.sim.observation_type.viewer.config
-        # the frame is a world-aligned square centred on the ego; a vehicle further than its half diagonal
-        # plus a vehicle's half diagonal cannot touch it
+        # the rendered frame (the heading-up view's source too) is a world-aligned square centred on the ego; a
+        # vehicle further than its half diagonal plus a vehicle's half diagonal cannot touch it
         half_diagonal = np.hypot(config["screen_width"], config["screen_height"]) / 2 / config["scaling"]
         reach = half_diagonal + max(ego.LENGTH, ego.WIDTH)
         return [v for v in others if np.linalg.norm(v.position - ego.position) <= reach]
@@ -319,7 +330,14 @@ class RacetrackEnv(gym.Env):
             frame = observation.observe()
         finally:
             road.vehicles, observation.obs = vehicles, kept
-        return np.ascontiguousarray(frame.transpose(0, 2, 1))
+        return self._image(frame)
+
+    def _image(self, rendered: np.ndarray) -> np.ndarray:
+        """The observed frame [1, H, W] from highway-env's render [1, W, H] (turned heading-up if asked)."""
+        frame = rendered.transpose(0, 2, 1)
+        if self.view is not None:
+            return self.view(frame[0], self.sim.vehicle.heading)[None]
+        return np.ascontiguousarray(frame)
 
     # --- state from the simulator -----------------------------------------------------------------
 
