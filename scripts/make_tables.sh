@@ -68,12 +68,32 @@ mkdir "$shifted/curves"
 cp "$OUT"/traffic/eval_classical.json "$OUT"/traffic/eval_random.json "$OUT"/traffic_shift/eval_*.json "$shifted"
 cp "$OUT"/traffic/curves/traffic6_main_*.csv "$OUT"/traffic_smooth/curves/smooth001_traffic6_main_*.csv \
   "$OUT"/traffic_shift/curves/*.csv "$shifted/curves"
-{ python scripts/curve_table.py "$shifted/curves" --budget 40000
+first=(--runs 'shift4_smooth001_traffic6_main_seed0*' 'smooth001_traffic6_main_*' 'traffic6_main_*')
+{ python scripts/curve_table.py "$shifted/curves" --budget 40000 "${first[@]}"
   echo
-  python scripts/curve_table.py "$shifted/curves" --budget 40000 --against shift4_smooth001_traffic6_main --window all
+  python scripts/curve_table.py "$shifted/curves" --budget 40000 "${first[@]}" --against shift4_smooth001_traffic6_main \
+    --window all
   echo
   python scripts/eval_table.py "$shifted" --match classical random '38k_*' '40k_*'
   echo
   python scripts/eval_table.py "$shifted" --pool 38k 40k --per_seed --match '38k+40k_*'
 } > "$OUT/traffic_shift/traffic_shift_40k.md"
+rm -r "$shifted"
+# sessions 17-18: the shift with more seeds and its single-critic ablation, 0->60k, against the smoothed traffic runs
+# without the shift over the same 60k (their 80k runs' first 60k)
+shifted=$(mktemp -d)
+mkdir "$shifted/curves"
+cp "$OUT"/traffic/eval_classical.json "$OUT"/traffic/eval_random.json "$OUT"/traffic_shift/eval_*.json "$shifted"
+cp "$OUT"/traffic_smooth/curves/*.csv "$OUT"/traffic_shift/curves/*.csv "$shifted/curves"
+{ python scripts/curve_table.py "$shifted/curves" --budget 60000
+  echo
+  python scripts/curve_table.py "$shifted/curves" --budget 60000 --against shift4_smooth001_traffic6_main
+  echo
+  python scripts/curve_table.py "$shifted/curves" --budget 60000 --against shift4_smooth001_traffic6_main --window all
+  echo
+  python scripts/eval_table.py "$shifted" --pool 58k 60k --per_seed --match classical random '58k+60k_*'
+  echo
+  python scripts/eval_table.py "$shifted" --pool 58k 60k --against 58k+60k_shift4_smooth001_traffic6_main \
+    --match classical random '58k+60k_*'
+} > "$OUT/traffic_shift/traffic_shift_60k.md"
 rm -r "$shifted"

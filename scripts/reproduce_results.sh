@@ -305,6 +305,27 @@ python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config
   --episodes 10 --ckpt $(ckpts env_steps=38000.ckpt $SHIFTED; ckpts env_steps=40000.ckpt $SHIFTED) \
   > "$OUT/traffic_shift/lead_vehicle_38k_40k.md"
 python scripts/export_curves.py "$LOGS" "$OUT/traffic_shift/curves" --runs $SHIFTED
+# sessions 17-18: the shift with seeds 0-2 and its single-critic ablation (seeds 0-2) to 60k, seed 0 resumed from 40k;
+# their 58k and 60k checkpoints evaluated into docs/results/traffic_shift and their curves kept there
+SHIFT="--config configs/overlays/racetrack_traffic.yaml --config configs/overlays/smooth_actor.yaml \
+--config configs/overlays/random_shift.yaml --data.max_env_steps 60000"
+# shellcheck disable=SC2086
+fit $SHIFTED $SHIFT --seed_everything 0 --ckpt_path last
+shifted=(
+  "$SHIFTED --seed_everything 0"
+  "shift4_smooth001_traffic6_main_seed1 --seed_everything 1"
+  "shift4_smooth001_traffic6_main_seed2 --seed_everything 2"
+)
+for seed in 0 1 2; do
+  shifted+=("shift4_smooth001_traffic6_ablation_single_critic_seed$seed --config configs/ablations/single_critic.yaml \
+--seed_everything $seed")
+done
+train_all "$SHIFT" "${shifted[@]:1}"
+for k in 58000 60000; do
+  OVERLAY=configs/overlays/racetrack_traffic.yaml EVAL_OUT=$OUT/traffic_shift CKPT=env_steps=$k.ckpt \
+    evaluate_all "$((k / 1000))k_" "${shifted[@]}"
+done
+python scripts/export_curves.py "$LOGS" "$OUT/traffic_shift/curves" --runs "${shifted[@]%% *}"
 # ... and lambda 0.1, which held full throttle and ended every evaluation within a quarter lap up to 34k (stopped)
 fit smooth01_traffic6_main_seed0 --config configs/overlays/racetrack_traffic.yaml \
   --config configs/overlays/smooth_actor.yaml --model.action_smoothness 0.1 --data.max_env_steps 34000
