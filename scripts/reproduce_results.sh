@@ -326,6 +326,26 @@ for k in 58000 60000; do
     evaluate_all "$((k / 1000))k_" "${shifted[@]}"
 done
 python scripts/export_curves.py "$LOGS" "$OUT/traffic_shift/curves" --runs "${shifted[@]%% *}"
+# session 18: the heading-up frame (configs/overlays/racetrack_traffic_heading.yaml in place of racetrack_traffic.yaml)
+# with the shift, seeds 0-1 to 40k; the 38k and 40k checkpoints evaluated and probed for the car ahead in that frame,
+# kept in docs/results/traffic_heading with the curves
+python scripts/frames_figure.py "$OUT/heading_frame.png"
+HEADING=configs/overlays/racetrack_traffic_heading.yaml
+heading=(
+  "heading_shift4_smooth001_traffic6_main_seed0 --seed_everything 0"
+  "heading_shift4_smooth001_traffic6_main_seed1 --seed_everything 1"
+)
+train_all "--config $HEADING --config configs/overlays/smooth_actor.yaml --config configs/overlays/random_shift.yaml \
+--data.max_env_steps 40000" "${heading[@]}"
+mkdir -p "$OUT/traffic_heading"
+for k in 38000 40000; do
+  OVERLAY=$HEADING EVAL_OUT=$OUT/traffic_heading CKPT=env_steps=$k.ckpt evaluate_all "$((k / 1000))k_" "${heading[@]}"
+done
+# shellcheck disable=SC2046
+python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config $HEADING --episodes 10 --fresh 2 \
+  --ckpt $(for k in 38000 40000; do ckpts env_steps=$k.ckpt "${heading[@]}"; done) \
+  > "$OUT/traffic_heading/lead_vehicle_38k_40k.md"
+python scripts/export_curves.py "$LOGS" "$OUT/traffic_heading/curves" --runs "${heading[@]%% *}"
 # ... and lambda 0.1, which held full throttle and ended every evaluation within a quarter lap up to 34k (stopped)
 fit smooth01_traffic6_main_seed0 --config configs/overlays/racetrack_traffic.yaml \
   --config configs/overlays/smooth_actor.yaml --model.action_smoothness 0.1 --data.max_env_steps 34000
