@@ -97,3 +97,18 @@ cp "$OUT"/traffic_smooth/curves/*.csv "$OUT"/traffic_shift/curves/*.csv "$shifte
     --match classical random '58k+60k_*'
 } > "$OUT/traffic_shift/traffic_shift_60k.md"
 rm -r "$shifted"
+# session 18: the heading-up frame with the shift (heading_*), seeds 0-1 to 40k, against the same config in the
+# world-aligned frame (shift4_*_main, their first 40k) and without the shift (smooth001_traffic6_main)
+heading=$(mktemp -d)
+mkdir "$heading/curves"
+cp "$OUT"/traffic/eval_classical.json "$OUT"/traffic/eval_random.json "$OUT"/traffic_heading/eval_*.json "$heading"
+cp "$OUT"/traffic_smooth/curves/smooth001_traffic6_main_*.csv "$OUT"/traffic_shift/curves/shift4_*_main_*.csv \
+  "$OUT"/traffic_heading/curves/*.csv "$heading/curves"
+{ python scripts/curve_table.py "$heading/curves" --budget 40000
+  echo
+  python scripts/curve_table.py "$heading/curves" --budget 40000 --against heading_shift4_smooth001_traffic6_main \
+    --window all
+  echo
+  python scripts/eval_table.py "$heading" --pool 38k 40k --per_seed --match classical random '38k+40k_*'
+} > "$OUT/traffic_heading/traffic_heading_40k.md"
+rm -r "$heading"
