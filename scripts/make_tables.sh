@@ -53,21 +53,25 @@ traffic_tables() {  # folder, the main runs' name
 }
 traffic_tables "$OUT/traffic" traffic6_main > "$OUT/traffic/traffic_80k.md"
 traffic_tables "$OUT/traffic_careful" careful6_main > "$OUT/traffic_careful/traffic_careful_80k.md"
+gather() {  # results folders: a temporary folder with the traffic baselines and every folder's evaluations and curves
+  local dir folder
+  dir=$(mktemp -d)
+  mkdir "$dir/curves"
+  cp "$OUT"/traffic/eval_classical.json "$OUT"/traffic/eval_random.json "$dir"
+  for folder in "$@"; do
+    cp "$OUT/$folder"/eval_*k_*.json "$dir"
+    cp "$OUT/$folder"/curves/*.csv "$dir/curves"
+  done
+  echo "$dir"
+}
 # session 15: the actor's smoothness term (configs/overlays/smooth_actor.yaml, smooth001_traffic6_*) in the same
 # traffic, tabled together with the session-13 runs it changes (same env, same baselines)
-both=$(mktemp -d)
-mkdir "$both/curves"
-cp "$OUT"/traffic/eval_*.json "$OUT"/traffic_smooth/eval_*k_*.json "$both"  # the baselines once
-cp "$OUT"/traffic/curves/*.csv "$OUT"/traffic_smooth/curves/*.csv "$both/curves"
+both=$(gather traffic traffic_smooth)
 traffic_tables "$both" smooth001_traffic6_main > "$OUT/traffic_smooth/traffic_smooth_80k.md"
 rm -r "$both"
 # session 16: DrQ's random shift in traffic (configs/overlays/random_shift.yaml on the smoothed traffic config), one
 # run stopped at 40k, against the first 40k of the traffic main runs with and without the smoothness term
-shifted=$(mktemp -d)
-mkdir "$shifted/curves"
-cp "$OUT"/traffic/eval_classical.json "$OUT"/traffic/eval_random.json "$OUT"/traffic_shift/eval_*.json "$shifted"
-cp "$OUT"/traffic/curves/traffic6_main_*.csv "$OUT"/traffic_smooth/curves/smooth001_traffic6_main_*.csv \
-  "$OUT"/traffic_shift/curves/*.csv "$shifted/curves"
+shifted=$(gather traffic traffic_smooth traffic_shift)
 first=(--runs 'shift4_smooth001_traffic6_main_seed0*' 'smooth001_traffic6_main_*' 'traffic6_main_*')
 { python scripts/curve_table.py "$shifted/curves" --budget 40000 "${first[@]}"
   echo
@@ -78,18 +82,15 @@ first=(--runs 'shift4_smooth001_traffic6_main_seed0*' 'smooth001_traffic6_main_*
   echo
   python scripts/eval_table.py "$shifted" --pool 38k 40k --per_seed --match '38k+40k_*'
 } > "$OUT/traffic_shift/traffic_shift_40k.md"
-rm -r "$shifted"
 # sessions 17-18: the shift with more seeds and its single-critic ablation, 0->60k, against the smoothed traffic runs
 # without the shift over the same 60k (their 80k runs' first 60k)
-shifted=$(mktemp -d)
-mkdir "$shifted/curves"
-cp "$OUT"/traffic/eval_classical.json "$OUT"/traffic/eval_random.json "$OUT"/traffic_shift/eval_*.json "$shifted"
-cp "$OUT"/traffic_smooth/curves/*.csv "$OUT"/traffic_shift/curves/*.csv "$shifted/curves"
-{ python scripts/curve_table.py "$shifted/curves" --budget 60000
+more=(--runs 'shift4_*' 'smooth001_traffic6_*')
+{ python scripts/curve_table.py "$shifted/curves" --budget 60000 "${more[@]}"
   echo
-  python scripts/curve_table.py "$shifted/curves" --budget 60000 --against shift4_smooth001_traffic6_main
+  python scripts/curve_table.py "$shifted/curves" --budget 60000 "${more[@]}" --against shift4_smooth001_traffic6_main
   echo
-  python scripts/curve_table.py "$shifted/curves" --budget 60000 --against shift4_smooth001_traffic6_main --window all
+  python scripts/curve_table.py "$shifted/curves" --budget 60000 "${more[@]}" --against shift4_smooth001_traffic6_main \
+    --window all
   echo
   python scripts/eval_table.py "$shifted" --pool 58k 60k --per_seed --match classical random '58k+60k_*'
   echo
@@ -99,16 +100,13 @@ cp "$OUT"/traffic_smooth/curves/*.csv "$OUT"/traffic_shift/curves/*.csv "$shifte
 rm -r "$shifted"
 # session 18: the heading-up frame with the shift (heading_*), seeds 0-1 to 40k, against the same config in the
 # world-aligned frame (shift4_*_main, their first 40k) and without the shift (smooth001_traffic6_main)
-heading=$(mktemp -d)
-mkdir "$heading/curves"
-cp "$OUT"/traffic/eval_classical.json "$OUT"/traffic/eval_random.json "$OUT"/traffic_heading/eval_*.json "$heading"
-cp "$OUT"/traffic_smooth/curves/smooth001_traffic6_main_*.csv "$OUT"/traffic_shift/curves/shift4_*_main_*.csv \
-  "$OUT"/traffic_heading/curves/*.csv "$heading/curves"
-{ python scripts/curve_table.py "$heading/curves" --budget 40000
+heading=$(gather traffic_smooth traffic_shift traffic_heading)
+framed=(--runs 'heading_*' 'shift4_smooth001_traffic6_main_*' 'smooth001_traffic6_main_*')
+{ python scripts/curve_table.py "$heading/curves" --budget 40000 "${framed[@]}"
   echo
-  python scripts/curve_table.py "$heading/curves" --budget 40000 --against heading_shift4_smooth001_traffic6_main \
-    --window all
+  python scripts/curve_table.py "$heading/curves" --budget 40000 "${framed[@]}" \
+    --against heading_shift4_smooth001_traffic6_main --window all
   echo
-  python scripts/eval_table.py "$heading" --pool 38k 40k --per_seed --match classical random '38k+40k_*'
+  python scripts/eval_table.py "$heading" --pool 38k 40k --per_seed --match classical random '38k+40k_heading_*'
 } > "$OUT/traffic_heading/traffic_heading_40k.md"
 rm -r "$heading"
