@@ -109,4 +109,19 @@ framed=(--runs 'heading_*' 'shift4_smooth001_traffic6_main_*' 'smooth001_traffic
   echo
   python scripts/eval_table.py "$heading" --pool 38k 40k --per_seed --match classical random '38k+40k_heading_*'
 } > "$OUT/traffic_heading/traffic_heading_40k.md"
+# ... the same two runs resumed to 60k, against the world-frame shift runs (main and single critic) at 60k
+framed=(--runs 'heading_*' 'shift4_*' 'smooth001_traffic6_main_*')
+{ python scripts/curve_table.py "$heading/curves" --budget 60000 "${framed[@]}"
+  echo
+  python scripts/curve_table.py "$heading/curves" --budget 60000 "${framed[@]}" \
+    --against heading_shift4_smooth001_traffic6_main
+  echo
+  python scripts/curve_table.py "$heading/curves" --budget 60000 "${framed[@]}" \
+    --against heading_shift4_smooth001_traffic6_main --window all
+  echo
+  python scripts/eval_table.py "$heading" --pool 58k 60k --per_seed --match classical random '58k+60k_heading_*'
+  echo
+  python scripts/eval_table.py "$heading" --pool 58k 60k --against 58k+60k_heading_shift4_smooth001_traffic6_main \
+    --match classical random '58k+60k_*'
+} > "$OUT/traffic_heading/traffic_heading_60k.md"
 rm -r "$heading"

@@ -345,6 +345,16 @@ done
 python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config $HEADING --episodes 10 --fresh 2 \
   --ckpt $(for k in 38000 40000; do ckpts env_steps=$k.ckpt "${heading[@]}"; done) \
   > "$OUT/traffic_heading/lead_vehicle_38k_40k.md"
+# ... then both resumed to 60k, their 58k and 60k checkpoints evaluated and probed the same way
+train_all "--config $HEADING --config configs/overlays/smooth_actor.yaml --config configs/overlays/random_shift.yaml \
+--data.max_env_steps 60000 --ckpt_path last" "${heading[@]}"
+for k in 58000 60000; do
+  OVERLAY=$HEADING EVAL_OUT=$OUT/traffic_heading CKPT=env_steps=$k.ckpt evaluate_all "$((k / 1000))k_" "${heading[@]}"
+done
+# shellcheck disable=SC2046
+python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config $HEADING --episodes 10 \
+  --ckpt $(for k in 58000 60000; do ckpts env_steps=$k.ckpt "${heading[@]}"; done) \
+  > "$OUT/traffic_heading/lead_vehicle_58k_60k.md"
 python scripts/export_curves.py "$LOGS" "$OUT/traffic_heading/curves" --runs "${heading[@]%% *}"
 # ... and lambda 0.1, which held full throttle and ended every evaluation within a quarter lap up to 34k (stopped)
 fit smooth01_traffic6_main_seed0 --config configs/overlays/racetrack_traffic.yaml \
