@@ -40,16 +40,22 @@ evals --against 80k_tau02_main > "$OUT/eval_vs_80k_tau02_main.md"
 # sessions 13-14: the racetrack with traffic, each overlay with its own folder of evaluations (baselines
 # included) and curves: configs/overlays/racetrack_traffic.yaml (traffic6_*) and, with collisions priced 4x,
 # racetrack_traffic_careful.yaml (careful6_*)
-traffic_tables() {  # folder, the main runs' name
-  python scripts/curve_table.py "$1/curves" --budget 80000
+traffic_tables() {  # folder, the main runs' name[, budget in k (default 80)[, whose checkpoints the per-seed table
+  # lists (default all)[, curve_table --runs globs]]]: the curves, main against each group over the budget's second
+  # half and all of it, the last two checkpoints per seed, and main against each on them
+  local dir=$1 main=$2 k=${3:-80} who=${4:-*}
+  local last="$((k - 2))k+${k}k_" runs=(--runs "${@:5}")
+  [ $# -gt 4 ] || runs=()
+  python scripts/curve_table.py "$dir/curves" --budget "${k}000" "${runs[@]}"
   echo
-  python scripts/curve_table.py "$1/curves" --budget 80000 --against "$2"
+  python scripts/curve_table.py "$dir/curves" --budget "${k}000" "${runs[@]}" --against "$main"
   echo
-  python scripts/curve_table.py "$1/curves" --budget 80000 --against "$2" --window all
+  python scripts/curve_table.py "$dir/curves" --budget "${k}000" "${runs[@]}" --against "$main" --window all
   echo
-  python scripts/eval_table.py "$1" --pool 78k 80k --per_seed --match classical random '78k+80k_*'
+  python scripts/eval_table.py "$dir" --pool "$((k - 2))k" "${k}k" --per_seed --match classical random "$last$who"
   echo
-  python scripts/eval_table.py "$1" --pool 78k 80k --against "78k+80k_$2" --match classical random '78k+80k_*'
+  python scripts/eval_table.py "$dir" --pool "$((k - 2))k" "${k}k" --against "$last$main" \
+    --match classical random "$last*"
 }
 traffic_tables "$OUT/traffic" traffic6_main > "$OUT/traffic/traffic_80k.md"
 traffic_tables "$OUT/traffic_careful" careful6_main > "$OUT/traffic_careful/traffic_careful_80k.md"
@@ -84,19 +90,8 @@ first=(--runs 'shift4_smooth001_traffic6_main_seed0*' 'smooth001_traffic6_main_*
 } > "$OUT/traffic_shift/traffic_shift_40k.md"
 # sessions 17-18: the shift with more seeds and its single-critic ablation, 0->60k, against the smoothed traffic runs
 # without the shift over the same 60k (their 80k runs' first 60k)
-more=(--runs 'shift4_*' 'smooth001_traffic6_*')
-{ python scripts/curve_table.py "$shifted/curves" --budget 60000 "${more[@]}"
-  echo
-  python scripts/curve_table.py "$shifted/curves" --budget 60000 "${more[@]}" --against shift4_smooth001_traffic6_main
-  echo
-  python scripts/curve_table.py "$shifted/curves" --budget 60000 "${more[@]}" --against shift4_smooth001_traffic6_main \
-    --window all
-  echo
-  python scripts/eval_table.py "$shifted" --pool 58k 60k --per_seed --match classical random '58k+60k_*'
-  echo
-  python scripts/eval_table.py "$shifted" --pool 58k 60k --against 58k+60k_shift4_smooth001_traffic6_main \
-    --match classical random '58k+60k_*'
-} > "$OUT/traffic_shift/traffic_shift_60k.md"
+traffic_tables "$shifted" shift4_smooth001_traffic6_main 60 '*' 'shift4_*' 'smooth001_traffic6_*' \
+  > "$OUT/traffic_shift/traffic_shift_60k.md"
 rm -r "$shifted"
 # session 18: the heading-up frame with the shift (heading_*), seeds 0-1 to 40k, against the same config in the
 # world-aligned frame (shift4_*_main, their first 40k) and without the shift (smooth001_traffic6_main)
@@ -110,18 +105,6 @@ framed=(--runs 'heading_*' 'shift4_smooth001_traffic6_main_*' 'smooth001_traffic
   python scripts/eval_table.py "$heading" --pool 38k 40k --per_seed --match classical random '38k+40k_heading_*'
 } > "$OUT/traffic_heading/traffic_heading_40k.md"
 # ... the same two runs resumed to 60k, against the world-frame shift runs (main and single critic) at 60k
-framed=(--runs 'heading_*' 'shift4_*' 'smooth001_traffic6_main_*')
-{ python scripts/curve_table.py "$heading/curves" --budget 60000 "${framed[@]}"
-  echo
-  python scripts/curve_table.py "$heading/curves" --budget 60000 "${framed[@]}" \
-    --against heading_shift4_smooth001_traffic6_main
-  echo
-  python scripts/curve_table.py "$heading/curves" --budget 60000 "${framed[@]}" \
-    --against heading_shift4_smooth001_traffic6_main --window all
-  echo
-  python scripts/eval_table.py "$heading" --pool 58k 60k --per_seed --match classical random '58k+60k_heading_*'
-  echo
-  python scripts/eval_table.py "$heading" --pool 58k 60k --against 58k+60k_heading_shift4_smooth001_traffic6_main \
-    --match classical random '58k+60k_*'
-} > "$OUT/traffic_heading/traffic_heading_60k.md"
+traffic_tables "$heading" heading_shift4_smooth001_traffic6_main 60 'heading_*' 'heading_*' 'shift4_*' \
+  'smooth001_traffic6_main_*' > "$OUT/traffic_heading/traffic_heading_60k.md"
 rm -r "$heading"
