@@ -32,6 +32,10 @@ evaluate_all() {  # JSON name prefix, then the runs: each final checkpoint (or $
       --episodes 10 --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/$ckpt" > "$out/eval_$prefix$name.json"
   done
 }
+evaluate_last_two() {  # budget in k, then the runs: evaluate_all on their checkpoints at k-2 and k (as k-2k_, k_)
+  local k=$1 step; shift
+  for step in $((k - 2)) "$k"; do CKPT=env_steps=${step}000.ckpt evaluate_all "${step}k_" "$@"; done
+}
 TAU01="--model.tau 0.01"  # the target networks' rate until session 7: every run below up to the tau array
 GAIN1="--model.layer_norm_gain 1.0"  # the feature LayerNorm's gain before session 4 (gain1_* and lr3e-4_* runs)
 OLD="$GAIN1 --model.critic_mlp_lr 3e-4 --model.actor_mlp_lr 3e-4"  # the heads' rate before session 3 (lr3e-4_*)
@@ -296,10 +300,7 @@ SHIFTED=shift4_smooth001_traffic6_main_seed0
 fit $SHIFTED --config configs/overlays/racetrack_traffic.yaml --config configs/overlays/smooth_actor.yaml \
   --config configs/overlays/random_shift.yaml --seed_everything 0 --data.max_env_steps 40000
 mkdir -p "$OUT/traffic_shift"
-for k in 38000 40000; do
-  OVERLAY=configs/overlays/racetrack_traffic.yaml EVAL_OUT=$OUT/traffic_shift CKPT=env_steps=$k.ckpt \
-    evaluate_all "$((k / 1000))k_" $SHIFTED
-done
+OVERLAY=configs/overlays/racetrack_traffic.yaml EVAL_OUT=$OUT/traffic_shift evaluate_last_two 40 $SHIFTED
 # shellcheck disable=SC2046
 python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config configs/overlays/racetrack_traffic.yaml \
   --episodes 10 --ckpt $(ckpts env_steps=38000.ckpt $SHIFTED; ckpts env_steps=40000.ckpt $SHIFTED) \
@@ -321,10 +322,7 @@ for seed in 0 1 2; do
 --seed_everything $seed")
 done
 train_all "$SHIFT" "${shifted[@]:1}"
-for k in 58000 60000; do
-  OVERLAY=configs/overlays/racetrack_traffic.yaml EVAL_OUT=$OUT/traffic_shift CKPT=env_steps=$k.ckpt \
-    evaluate_all "$((k / 1000))k_" "${shifted[@]}"
-done
+OVERLAY=configs/overlays/racetrack_traffic.yaml EVAL_OUT=$OUT/traffic_shift evaluate_last_two 60 "${shifted[@]}"
 python scripts/export_curves.py "$LOGS" "$OUT/traffic_shift/curves" --runs "${shifted[@]%% *}"
 # session 18: the heading-up frame (configs/overlays/racetrack_traffic_heading.yaml in place of racetrack_traffic.yaml)
 # with the shift, seeds 0-1 to 40k; the 38k and 40k checkpoints evaluated and probed for the car ahead in that frame,
@@ -335,22 +333,17 @@ heading=(
   "heading_shift4_smooth001_traffic6_main_seed0 --seed_everything 0"
   "heading_shift4_smooth001_traffic6_main_seed1 --seed_everything 1"
 )
-train_all "--config $HEADING --config configs/overlays/smooth_actor.yaml --config configs/overlays/random_shift.yaml \
---data.max_env_steps 40000" "${heading[@]}"
+HEADING_FIT="--config $HEADING --config configs/overlays/smooth_actor.yaml --config configs/overlays/random_shift.yaml"
+train_all "$HEADING_FIT --data.max_env_steps 40000" "${heading[@]}"
 mkdir -p "$OUT/traffic_heading"
-for k in 38000 40000; do
-  OVERLAY=$HEADING EVAL_OUT=$OUT/traffic_heading CKPT=env_steps=$k.ckpt evaluate_all "$((k / 1000))k_" "${heading[@]}"
-done
+OVERLAY=$HEADING EVAL_OUT=$OUT/traffic_heading evaluate_last_two 40 "${heading[@]}"
 # shellcheck disable=SC2046
 python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config $HEADING --episodes 10 --fresh 2 \
   --ckpt $(for k in 38000 40000; do ckpts env_steps=$k.ckpt "${heading[@]}"; done) \
   > "$OUT/traffic_heading/lead_vehicle_38k_40k.md"
 # ... then both resumed to 60k, their 58k and 60k checkpoints evaluated and probed the same way
-train_all "--config $HEADING --config configs/overlays/smooth_actor.yaml --config configs/overlays/random_shift.yaml \
---data.max_env_steps 60000 --ckpt_path last" "${heading[@]}"
-for k in 58000 60000; do
-  OVERLAY=$HEADING EVAL_OUT=$OUT/traffic_heading CKPT=env_steps=$k.ckpt evaluate_all "$((k / 1000))k_" "${heading[@]}"
-done
+train_all "$HEADING_FIT --data.max_env_steps 60000 --ckpt_path last" "${heading[@]}"
+OVERLAY=$HEADING EVAL_OUT=$OUT/traffic_heading evaluate_last_two 60 "${heading[@]}"
 # shellcheck disable=SC2046
 python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config $HEADING --episodes 10 \
   --ckpt $(for k in 58000 60000; do ckpts env_steps=$k.ckpt "${heading[@]}"; done) \
