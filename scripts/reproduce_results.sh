@@ -349,14 +349,16 @@ python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config
   --ckpt $(for k in 58000 60000; do ckpts env_steps=$k.ckpt "${heading[@]}"; done) \
   > "$OUT/traffic_heading/lead_vehicle_58k_60k.md"
 python scripts/export_curves.py "$LOGS" "$OUT/traffic_heading/curves" --runs "${heading[@]%% *}"
-# session 19: a third seed of the heading frame, and its single-critic and DDPG ablations (seed 0), 0->60k; their 58k
-# and 60k checkpoints evaluated and probed the same way, kept in docs/results/traffic_heading_ablations with the curves
-heading_more=(
-  "heading_shift4_smooth001_traffic6_main_seed2 --seed_everything 2"
-  "heading_shift4_smooth001_traffic6_ablation_single_critic_seed0 --config configs/ablations/single_critic.yaml \
---seed_everything 0"
-  "heading_shift4_smooth001_traffic6_ablation_ddpg_seed0 --config configs/ablations/ddpg.yaml --seed_everything 0"
-)
+# session 19: a third seed of the heading frame, and its single-critic and DDPG ablations (seeds 0-1), 0->60k; their
+# 58k and 60k checkpoints evaluated and probed the same way, kept in docs/results/traffic_heading_ablations with the
+# curves
+heading_more=("heading_shift4_smooth001_traffic6_main_seed2 --seed_everything 2")
+for seed in 0 1; do
+  for ablation in single_critic ddpg; do
+    heading_more+=("heading_shift4_smooth001_traffic6_ablation_${ablation}_seed$seed \
+--config configs/ablations/$ablation.yaml --seed_everything $seed")
+  done
+done
 train_all "$HEADING_FIT --data.max_env_steps 60000" "${heading_more[@]}"
 mkdir -p "$OUT/traffic_heading_ablations"
 OVERLAY=$HEADING EVAL_OUT=$OUT/traffic_heading_ablations evaluate_last_two 60 "${heading_more[@]}"
