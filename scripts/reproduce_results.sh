@@ -236,6 +236,14 @@ ckpts() {  # checkpoint file name, then runs: their checkpoints' paths
   local file=$1; shift
   for run in "$@"; do echo "$LOGS/${run%% *}/version_0/checkpoints/$file"; done
 }
+probe_last_two() {  # budget in k, output file, then the runs: scripts/lead_vehicle_response.py on every run's checkpoint
+  # at k-2, then at k, on the ten evaluation laps of configs/racetrack.yaml with $OVERLAY (plus $FRESH untrained agents)
+  local k=$1 out=$2 step; shift 2
+  # shellcheck disable=SC2046
+  python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config "$OVERLAY" --episodes 10 \
+    ${FRESH:+--fresh "$FRESH"} --ckpt $(for step in $((k - 2)) "$k"; do ckpts "env_steps=${step}000.ckpt" "$@"; done) \
+    > "$out"
+}
 traffic_study() {  # run name prefix, overlay, output folder[, more fit args for every run[, more runs...]]
   # configs/racetrack.yaml and DDPG with the overlay, seeds 0-1, 0->80k (and any more runs, each "name its args",
   # named with the prefix and given the overlay after its own configs); the baselines, the last two checkpoints,
@@ -301,10 +309,7 @@ fit $SHIFTED --config configs/overlays/racetrack_traffic.yaml --config configs/o
   --config configs/overlays/random_shift.yaml --seed_everything 0 --data.max_env_steps 40000
 mkdir -p "$OUT/traffic_shift"
 OVERLAY=configs/overlays/racetrack_traffic.yaml EVAL_OUT=$OUT/traffic_shift evaluate_last_two 40 $SHIFTED
-# shellcheck disable=SC2046
-python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config configs/overlays/racetrack_traffic.yaml \
-  --episodes 10 --ckpt $(ckpts env_steps=38000.ckpt $SHIFTED; ckpts env_steps=40000.ckpt $SHIFTED) \
-  > "$OUT/traffic_shift/lead_vehicle_38k_40k.md"
+OVERLAY=configs/overlays/racetrack_traffic.yaml probe_last_two 40 "$OUT/traffic_shift/lead_vehicle_38k_40k.md" $SHIFTED
 python scripts/export_curves.py "$LOGS" "$OUT/traffic_shift/curves" --runs $SHIFTED
 # sessions 17-18: the shift with seeds 0-2 and its single-critic ablation (seeds 0-2) to 60k, seed 0 resumed from 40k;
 # their 58k and 60k checkpoints evaluated into docs/results/traffic_shift and their curves kept there
@@ -337,17 +342,11 @@ HEADING_FIT="--config $HEADING --config configs/overlays/smooth_actor.yaml --con
 train_all "$HEADING_FIT --data.max_env_steps 40000" "${heading[@]}"
 mkdir -p "$OUT/traffic_heading"
 OVERLAY=$HEADING EVAL_OUT=$OUT/traffic_heading evaluate_last_two 40 "${heading[@]}"
-# shellcheck disable=SC2046
-python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config $HEADING --episodes 10 --fresh 2 \
-  --ckpt $(for k in 38000 40000; do ckpts env_steps=$k.ckpt "${heading[@]}"; done) \
-  > "$OUT/traffic_heading/lead_vehicle_38k_40k.md"
+OVERLAY=$HEADING FRESH=2 probe_last_two 40 "$OUT/traffic_heading/lead_vehicle_38k_40k.md" "${heading[@]}"
 # ... then both resumed to 60k, their 58k and 60k checkpoints evaluated and probed the same way
 train_all "$HEADING_FIT --data.max_env_steps 60000 --ckpt_path last" "${heading[@]}"
 OVERLAY=$HEADING EVAL_OUT=$OUT/traffic_heading evaluate_last_two 60 "${heading[@]}"
-# shellcheck disable=SC2046
-python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config $HEADING --episodes 10 \
-  --ckpt $(for k in 58000 60000; do ckpts env_steps=$k.ckpt "${heading[@]}"; done) \
-  > "$OUT/traffic_heading/lead_vehicle_58k_60k.md"
+OVERLAY=$HEADING probe_last_two 60 "$OUT/traffic_heading/lead_vehicle_58k_60k.md" "${heading[@]}"
 python scripts/export_curves.py "$LOGS" "$OUT/traffic_heading/curves" --runs "${heading[@]%% *}"
 # session 19: a third seed of the heading frame, and its single-critic and DDPG ablations (seeds 0-1), 0->60k; their
 # 58k and 60k checkpoints evaluated and probed the same way, kept in docs/results/traffic_heading_ablations with the
@@ -362,10 +361,7 @@ done
 train_all "$HEADING_FIT --data.max_env_steps 60000" "${heading_more[@]}"
 mkdir -p "$OUT/traffic_heading_ablations"
 OVERLAY=$HEADING EVAL_OUT=$OUT/traffic_heading_ablations evaluate_last_two 60 "${heading_more[@]}"
-# shellcheck disable=SC2046
-python scripts/lead_vehicle_response.py --config configs/racetrack.yaml --config $HEADING --episodes 10 \
-  --ckpt $(for k in 58000 60000; do ckpts env_steps=$k.ckpt "${heading_more[@]}"; done) \
-  > "$OUT/traffic_heading_ablations/lead_vehicle_58k_60k.md"
+OVERLAY=$HEADING probe_last_two 60 "$OUT/traffic_heading_ablations/lead_vehicle_58k_60k.md" "${heading_more[@]}"
 python scripts/export_curves.py "$LOGS" "$OUT/traffic_heading_ablations/curves" --runs "${heading_more[@]%% *}"
 # ... and lambda 0.1, which held full throttle and ended every evaluation within a quarter lap up to 34k (stopped)
 fit smooth01_traffic6_main_seed0 --config configs/overlays/racetrack_traffic.yaml \
