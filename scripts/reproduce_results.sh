@@ -15,7 +15,7 @@ fit() {  # name, extra args
     --trainer.logger.init_args.name "$name" >> "$LOGS/$name.log" 2>&1
 }
 train_all() {  # fit args for every run, then the runs ("name args..."; a run's own args win); JOBS at a time
-  local extra=$1; shift
+  local extra=$1 run; shift
   for run in "$@"; do
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
     # shellcheck disable=SC2086
@@ -25,9 +25,9 @@ train_all() {  # fit args for every run, then the runs ("name args..."; a run's 
 }
 evaluate_all() {  # JSON name prefix, then the runs: each final checkpoint (or $CKPT) on the 10 evaluation laps
   # of configs/racetrack.yaml (with $OVERLAY layered on it), written to $EVAL_OUT (default $OUT)
-  local prefix=$1 ckpt=${CKPT:-last.ckpt} out=${EVAL_OUT:-$OUT}; shift
+  local prefix=$1 ckpt=${CKPT:-last.ckpt} out=${EVAL_OUT:-$OUT} run name; shift
   for run in "$@"; do
-    local name=${run%% *}
+    name=${run%% *}
     OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml ${OVERLAY:+--config "$OVERLAY"} \
       --episodes 10 --policy checkpoint --ckpt "$LOGS/$name/version_0/checkpoints/$ckpt" > "$out/eval_$prefix$name.json"
   done
@@ -233,7 +233,7 @@ python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 --ckp
 python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs "${twice[@]%% *}"
 
 ckpts() {  # checkpoint file name, then runs: their checkpoints' paths
-  local file=$1; shift
+  local file=$1 run; shift
   for run in "$@"; do echo "$LOGS/${run%% *}/version_0/checkpoints/$file"; done
 }
 probe_last_two() {  # budget in k, output file, then the runs: scripts/lead_vehicle_response.py on every run's checkpoint
