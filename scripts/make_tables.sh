@@ -108,7 +108,7 @@ framed=(--runs 'heading_*' 'shift4_smooth001_traffic6_main_*' 'smooth001_traffic
 traffic_tables "$heading" heading_shift4_smooth001_traffic6_main 60 'heading_*' 'heading_*' 'shift4_*' \
   'smooth001_traffic6_main_*' > "$OUT/traffic_heading/traffic_heading_60k.md"
 rm -r "$heading"
-# session 19: a third heading seed, and the heading frame's single-critic and DDPG ablations (seed 0), 0->60k, against
+# session 19: a third heading seed, and the heading frame's single-critic and DDPG ablations (seeds 0-1), 0->60k, against
 # heading seeds 0-1 and the world-frame runs of the same config over the same 60k
 ablated=$(gather traffic_smooth traffic_shift traffic_heading traffic_heading_ablations)
 traffic_tables "$ablated" heading_shift4_smooth001_traffic6_main 60 'heading_*' 'heading_*' 'shift4_*' \
