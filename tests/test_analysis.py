@@ -14,6 +14,7 @@ from lightning_td3.analysis import (
     probability_of_improvement,
     reward_term_shares,
     run_dirs,
+    seeds_to_resolve,
     validation_criteria,
     value_at,
 )
@@ -106,6 +107,25 @@ def test_bootstrap_difference_ci_separates_distinct_groups_and_not_overlapping_o
     assert bootstrap_difference_ci([1, 5, 9], [2], seed=3) == bootstrap_difference_ci([1, 5, 9], [2], seed=3)
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_difference_ci([1], [2], confidence=1.5)
+
+
+def test_seeds_to_resolve_gives_the_power_it_promises():
+    # A: mean 1376, std 49; B: mean 1340, std 191 (the heading frame's main and single critic, session 19)
+    a, b = [1327.0, 1376.0, 1425.0], [1340.0 - 191 / 2**0.5, 1340.0 + 191 / 2**0.5]
+    n = seeds_to_resolve(a, b)
+    assert n == np.ceil((1.959964 + 0.841621) ** 2 * (49**2 + 191**2) / 36**2) == 236
+    # at that many runs per side, a two-sided 95 % z-test on normal seeds detects the difference 80 % of the time
+    rng = np.random.default_rng(0)
+    x = rng.normal(1376, 49, (4000, int(n))).mean(1)
+    y = rng.normal(1340, 191, (4000, int(n))).mean(1)
+    z = (x - y) / np.sqrt((49**2 + 191**2) / n)
+    assert (np.abs(z) > 1.959964).mean() == pytest.approx(0.80, abs=0.03)
+    # a clear gap needs few runs; a fixed baseline adds no variance; equal means never resolve
+    assert seeds_to_resolve([1500, 1550, 1600], [100, 120, 90]) == 2
+    assert seeds_to_resolve([1, 2, 3], [2.0]) == np.inf
+    assert np.isnan(seeds_to_resolve([7.0], [2.0]))  # no run-to-run spread on either side to go by
+    with pytest.raises(ValueError, match="power"):
+        seeds_to_resolve([1, 2], [3, 4], power=1.0)
 
 
 def test_mean_between_averages_the_evaluations_inside_the_env_step_window(tmp_path):
