@@ -363,6 +363,16 @@ mkdir -p "$OUT/traffic_heading_ablations"
 OVERLAY=$HEADING EVAL_OUT=$OUT/traffic_heading_ablations evaluate_last_two 60 "${heading_more[@]}"
 OVERLAY=$HEADING probe_last_two 60 "$OUT/traffic_heading_ablations/lead_vehicle_58k_60k.md" "${heading_more[@]}"
 python scripts/export_curves.py "$LOGS" "$OUT/traffic_heading_ablations/curves" --runs "${heading_more[@]%% *}"
+# session 20: the third seed of both heading ablations, 0->60k, evaluated and probed the same way
+heading_seed2=()
+for ablation in single_critic ddpg; do
+  heading_seed2+=("heading_shift4_smooth001_traffic6_ablation_${ablation}_seed2 \
+--config configs/ablations/$ablation.yaml --seed_everything 2")
+done
+train_all "$HEADING_FIT --data.max_env_steps 60000" "${heading_seed2[@]}"
+OVERLAY=$HEADING EVAL_OUT=$OUT/traffic_heading_ablations evaluate_last_two 60 "${heading_seed2[@]}"
+OVERLAY=$HEADING probe_last_two 60 "$OUT/traffic_heading_ablations/lead_vehicle_58k_60k_seed2.md" "${heading_seed2[@]}"
+python scripts/export_curves.py "$LOGS" "$OUT/traffic_heading_ablations/curves" --runs "${heading_seed2[@]%% *}"
 # ... and lambda 0.1, which held full throttle and ended every evaluation within a quarter lap up to 34k (stopped)
 fit smooth01_traffic6_main_seed0 --config configs/overlays/racetrack_traffic.yaml \
   --config configs/overlays/smooth_actor.yaml --model.action_smoothness 0.1 --data.max_env_steps 34000
