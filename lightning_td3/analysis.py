@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 
@@ -244,8 +245,6 @@ def seeds_to_resolve(a: Iterable[float], b: Iterable[float], confidence: float =
     seed-to-seed std of 150 needs about 260 runs per side. A side with one run (a fixed baseline)
     contributes no variance; NaN if neither side has two runs, inf if the means are equal.
     """
-    from statistics import NormalDist
-
     x, y = np.asarray(list(a), dtype=np.float64), np.asarray(list(b), dtype=np.float64)
     if not 0 < confidence < 1 or not 0 < power < 1:
         raise ValueError(f"confidence and power must be in (0, 1), got {confidence} and {power}")
