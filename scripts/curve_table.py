@@ -4,6 +4,7 @@
     python scripts/curve_table.py lightning_logs --budget 80000 --against main   # second halves compared
     python scripts/curve_table.py lightning_logs --budget 80000 --against main --window all  # whole curves
     python scripts/curve_table.py docs/results/curves --budget 80000               # kept curves (export_curves.py)
+    python scripts/curve_table.py docs/results/curves docs/results/early_30k/curves --budget 30000  # runs of both
 
 Per group of runs (folder name without `_seedN`), mean ± std over its runs of: the mean eval return
 over (learning starts, budget] (the area under the learning curve), the same over the second half, the
@@ -49,7 +50,7 @@ def run_row(run_dir: Path, budget: float, learning_starts: float) -> list[float]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("logs", nargs="?", default="lightning_logs")
+    parser.add_argument("logs", nargs="*", default=["lightning_logs"], help="folders of runs or kept curves")
     parser.add_argument("--budget", type=float, default=40_000)
     parser.add_argument("--learning_starts", type=float, default=2_000)
     parser.add_argument("--runs", nargs="*", default=["*"], help="folder-name globs under LOGS")
@@ -58,12 +59,17 @@ def main() -> None:
                         help="the evaluations --against compares: the second half of the budget, or all of it")
     args = parser.parse_args()
     groups: dict[str, list[list[float]]] = defaultdict(list)
-    for name, run in find_runs(args.logs, args.runs):
+    runs = [(name, run) for logs in args.logs for name, run in find_runs(logs, args.runs)]
+    names = [name for name, _ in runs]
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        raise SystemExit(f"error: run {twice[0]} is in more than one of {', '.join(args.logs)}")
+    for name, run in runs:
         row = run_row(run, args.budget, args.learning_starts)
         if np.isfinite(row[0]):  # the run reached the budget
             groups[re.sub(r"_seed\d+$", "", name)].append(row)
     if not groups:
-        raise SystemExit(f"error: no run under {args.logs} matching {args.runs} reached {args.budget:.0f} env steps")
+        raise SystemExit(f"error: no run under {', '.join(args.logs)} matching {args.runs} "
+                         f"reached {args.budget:.0f} env steps")
     half = (args.learning_starts + args.budget) / 2 / 1000
     if args.against:
         if args.against not in groups:

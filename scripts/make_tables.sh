@@ -24,6 +24,23 @@ evals --pool 78k 80k > "$OUT/eval_table_pooled.md"
 evals --pool 78k 80k --against 78k+80k_tau02_main > "$OUT/eval_vs_tau02_main.md"
 evals --against 80k_tau02_main > "$OUT/eval_vs_80k_tau02_main.md"
 
+# session 21: the first 30k env steps, the confirmatory test on fresh seeds 3-4 (early_30k/curves), then with the
+# seeds 0-2 of curves/ that suggested it
+E=$OUT/early_30k
+EARLY=(--budget 30000 --runs 'tau02_main_seed*' 'tau02_ablation_single_critic_seed*' 'tau02_ablation_no_delay_seed*'
+  'tau02_ablation_ddpg_seed*')
+{ echo "Seeds 3-4 (the test):"; echo
+  python scripts/curve_table.py "$E/curves" "${EARLY[@]}"
+  echo
+  python scripts/curve_table.py "$E/curves" "${EARLY[@]}" --against tau02_main --window all
+  echo; echo "Seeds 0-2 (which suggested it):"; echo
+  python scripts/curve_table.py "$C" "${EARLY[@]}" --against tau02_main --window all
+  echo; echo "Seeds 0-4:"; echo
+  python scripts/curve_table.py "$C" "$E/curves" "${EARLY[@]}"
+  echo
+  python scripts/curve_table.py "$C" "$E/curves" "${EARLY[@]}" --against tau02_main --window all
+} > "$E/early_30k.md"
+
 # sessions 11-14: twice the budget (configs/racetrack.yaml seeds 0-2, DDPG seeds 0-2, single critic
 # seeds 1-2, no LayerNorm seed 1 and no delay seed 0, to 160k)
 { curves --budget 160000 --runs 'tau02_main_seed*' 'tau02_ablation_*_seed*'

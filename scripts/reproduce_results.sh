@@ -380,6 +380,19 @@ fit smooth01_traffic6_main_seed0 --config configs/overlays/racetrack_traffic.yam
 # shellcheck disable=SC2046
 python scripts/collision_report.py --config configs/racetrack.yaml --classical \
   --ckpt $(ckpts env_steps=160000.ckpt "${twice[@]:0:6}") > "$OUT/action_change_160k.md"
+# session 21: the confirmatory test of the first 30k env steps, fresh seeds 3-4 of configs/racetrack.yaml and three
+# of its ablations, each 0->30k, kept as docs/results/early_30k/curves/tau02_<group>_seed<N>.csv (no "30k_") so that
+# curve_table.py pools them with seeds 0-2 of docs/results/curves
+early=()
+for seed in 3 4; do
+  early+=("tau02_30k_main_seed$seed --seed_everything $seed")
+  for ablation in single_critic no_delay ddpg; do
+    early+=("tau02_30k_ablation_${ablation}_seed$seed --config configs/ablations/$ablation.yaml --seed_everything $seed")
+  done
+done
+train_all "--data.max_env_steps 30000" "${early[@]}"
+python scripts/export_curves.py "$LOGS" "$OUT/early_30k/curves" --runs "${early[@]%% *}"
+for csv in "$OUT"/early_30k/curves/tau02_30k_*.csv; do mv "$csv" "${csv/tau02_30k_/tau02_}"; done
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"

@@ -135,6 +135,24 @@ def test_curve_table_compares_second_halves_against_the_named_group(tmp_path):
     assert missing.stderr.strip() == "error: no run of 'mian' reached 10000 env steps (groups: ablation, main)"
 
 
+def test_curve_table_pools_the_runs_of_several_folders(tmp_path):
+    """Fresh seeds kept in their own folder join the earlier seeds' group; a run in two folders is an error."""
+    curve_script = SCRIPT.with_name("curve_table.py")
+    write_run(tmp_path / "old", "main_seed0", [600.0, 1200.0, 1400.0, 1600.0])  # whole curve (2k, 10k]: 1200
+    write_run(tmp_path / "new", "main_seed3", [400.0, 800.0, 1200.0, 1400.0])  # 950
+    args = [sys.executable, str(curve_script), str(tmp_path / "old"), str(tmp_path / "new"), "--budget", "10000"]
+    out = subprocess.run(args, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert [line for line in out.stdout.splitlines() if line.startswith("| main")] == [
+        "| main | 2 | 1075 ± 125 | 1400 ± 100 | 5000 ± 1000 | 0.0 ± 0.0 |"
+    ]
+    write_run(tmp_path / "new", "main_seed0", [0.0, 0.0, 0.0, 0.0])
+    twice = subprocess.run(args, capture_output=True, text=True)
+    assert twice.returncode != 0
+    folders = f"{tmp_path / 'old'}, {tmp_path / 'new'}"
+    assert twice.stderr.strip() == f"error: run main_seed0 is in more than one of {folders}"
+
+
 def test_exported_curves_give_the_same_tables_as_the_logs(tmp_path):
     """The logs do not outlive a machine; the kept CSVs must stand in for them exactly."""
     logs, kept = tmp_path / "logs", tmp_path / "curves"
