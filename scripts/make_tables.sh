@@ -34,11 +34,11 @@ EARLY=(--budget 30000 --runs 'tau02_main_seed*' 'tau02_ablation_single_critic_se
   echo
   python scripts/curve_table.py "$E/curves" "${EARLY[@]}" --against tau02_main --window all
   echo; echo "Seeds 0-2 (which suggested it):"; echo
-  python scripts/curve_table.py "$C" "${EARLY[@]}" --against tau02_main --window all
+  curves "${EARLY[@]}" --against tau02_main --window all
   echo; echo "Seeds 0-4:"; echo
-  python scripts/curve_table.py "$C" "$E/curves" "${EARLY[@]}"
+  curves "$E/curves" "${EARLY[@]}"
   echo
-  python scripts/curve_table.py "$C" "$E/curves" "${EARLY[@]}" --against tau02_main --window all
+  curves "$E/curves" "${EARLY[@]}" --against tau02_main --window all
 } > "$E/early_30k.md"
 
 # sessions 11-14: twice the budget (configs/racetrack.yaml seeds 0-2, DDPG seeds 0-2, single critic
