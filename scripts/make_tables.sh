@@ -27,8 +27,8 @@ evals --against 80k_tau02_main > "$OUT/eval_vs_80k_tau02_main.md"
 # session 21: the first 30k env steps, the confirmatory test on fresh seeds 3-4 (early_30k/curves), then with the
 # seeds 0-2 of curves/ that suggested it
 E=$OUT/early_30k
-EARLY=(--budget 30000 --runs 'tau02_main_seed*' 'tau02_ablation_single_critic_seed*' 'tau02_ablation_no_delay_seed*'
-  'tau02_ablation_ddpg_seed*')
+EARLY=(--budget 30000 --runs 'tau02_main_seed[0-4]*' 'tau02_ablation_single_critic_seed*' 'tau02_ablation_no_delay_seed*'
+  'tau02_ablation_ddpg_seed[0-4]*')
 { echo "Seeds 3-4 (the test):"; echo
   python scripts/curve_table.py "$E/curves" "${EARLY[@]}"
   echo
@@ -40,6 +40,23 @@ EARLY=(--budget 30000 --runs 'tau02_main_seed*' 'tau02_ablation_single_critic_se
   echo
   curves "$E/curves" "${EARLY[@]}" --against tau02_main --window all
 } > "$E/early_30k.md"
+
+# session 22: main against DDPG over the first 30k, the confirmatory test on fresh seeds (DDPG 5-8, main 5-6), then
+# with every seed (main 0-6, DDPG 0-8)
+FRESH=(--budget 30000 --runs 'tau02_main_seed[5-9]*' 'tau02_ablation_ddpg_seed[5-9]*')
+ALL=(--budget 30000 --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*')
+{ echo "Seeds 5-8 of DDPG, 5-6 of main (the fresh seeds):"; echo
+  python scripts/curve_table.py "$E/curves" "${FRESH[@]}"
+  echo
+  python scripts/curve_table.py "$E/curves" "${FRESH[@]}" --against tau02_main --window all
+  echo; echo "Every seed, main 0-6 and DDPG 0-8 (the test):"; echo
+  curves "$E/curves" "${ALL[@]}"
+  echo
+  curves "$E/curves" "${ALL[@]}" --against tau02_main --window all
+  echo; echo "Main's seeds 0-6 against every group's seeds (not part of the test):"; echo
+  curves "$E/curves" --budget 30000 --runs 'tau02_main_seed*' 'tau02_ablation_single_critic_seed*' \
+    'tau02_ablation_no_delay_seed*' 'tau02_ablation_ddpg_seed*' --against tau02_main --window all
+} > "$E/early_30k_ddpg.md"
 
 # sessions 11-14: twice the budget (configs/racetrack.yaml seeds 0-2, DDPG seeds 0-2, single critic
 # seeds 1-2, no LayerNorm seed 1 and no delay seed 0, to 160k)

@@ -390,6 +390,11 @@ for seed in 3 4; do
     early+=("tau02_30k_ablation_${ablation}_seed$seed --config configs/ablations/$ablation.yaml --seed_everything $seed")
   done
 done
+# session 22: the same test for DDPG alone, on fresh seeds 5-8 of DDPG and 5-6 of main
+for seed in 5 6; do early+=("tau02_30k_main_seed$seed --seed_everything $seed"); done
+for seed in 5 6 7 8; do
+  early+=("tau02_30k_ablation_ddpg_seed$seed --config configs/ablations/ddpg.yaml --seed_everything $seed")
+done
 train_all "--data.max_env_steps 30000" "${early[@]}"
 python scripts/export_curves.py "$LOGS" "$OUT/early_30k/curves" --runs "${early[@]%% *}"
 for csv in "$OUT"/early_30k/curves/tau02_30k_*.csv; do mv "$csv" "${csv/tau02_30k_/tau02_}"; done
