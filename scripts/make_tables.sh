@@ -29,16 +29,15 @@ evals --against 80k_tau02_main > "$OUT/eval_vs_80k_tau02_main.md"
 E=$OUT/early_30k
 EARLY=(--budget 30000 --runs 'tau02_main_seed[0-4]*' 'tau02_ablation_single_critic_seed*' 'tau02_ablation_no_delay_seed*'
   'tau02_ablation_ddpg_seed[0-4]*')
+early() {  # curve_table.py folders and args: the groups' table, then tau02_main against each over the whole window
+  python scripts/curve_table.py "$@"; echo; python scripts/curve_table.py "$@" --against tau02_main --window all
+}
 { echo "Seeds 3-4 (the test):"; echo
-  python scripts/curve_table.py "$E/curves" "${EARLY[@]}"
-  echo
-  python scripts/curve_table.py "$E/curves" "${EARLY[@]}" --against tau02_main --window all
+  early "$E/curves" "${EARLY[@]}"
   echo; echo "Seeds 0-2 (which suggested it):"; echo
   curves "${EARLY[@]}" --against tau02_main --window all
   echo; echo "Seeds 0-4:"; echo
-  curves "$E/curves" "${EARLY[@]}"
-  echo
-  curves "$E/curves" "${EARLY[@]}" --against tau02_main --window all
+  early "$C" "$E/curves" "${EARLY[@]}"
 } > "$E/early_30k.md"
 
 # session 22: main against DDPG over the first 30k, the confirmatory test on fresh seeds (DDPG 5-8, main 5-6), then
@@ -46,13 +45,9 @@ EARLY=(--budget 30000 --runs 'tau02_main_seed[0-4]*' 'tau02_ablation_single_crit
 FRESH=(--budget 30000 --runs 'tau02_main_seed[5-9]*' 'tau02_ablation_ddpg_seed[5-9]*')
 ALL=(--budget 30000 --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*')
 { echo "Seeds 5-8 of DDPG, 5-6 of main (the fresh seeds):"; echo
-  python scripts/curve_table.py "$E/curves" "${FRESH[@]}"
-  echo
-  python scripts/curve_table.py "$E/curves" "${FRESH[@]}" --against tau02_main --window all
+  early "$E/curves" "${FRESH[@]}"
   echo; echo "Every seed, main 0-6 and DDPG 0-8 (the test):"; echo
-  curves "$E/curves" "${ALL[@]}"
-  echo
-  curves "$E/curves" "${ALL[@]}" --against tau02_main --window all
+  early "$C" "$E/curves" "${ALL[@]}"
   echo; echo "Main's seeds 0-6 against every group's seeds (not part of the test):"; echo
   curves "$E/curves" --budget 30000 --runs 'tau02_main_seed*' 'tau02_ablation_single_critic_seed*' \
     'tau02_ablation_no_delay_seed*' 'tau02_ablation_ddpg_seed*' --against tau02_main --window all
