@@ -143,3 +143,25 @@ ablated=$(gather traffic_smooth traffic_shift traffic_heading traffic_heading_ab
 traffic_tables "$ablated" heading_shift4_smooth001_traffic6_main 60 'heading_*' 'heading_*' 'shift4_*' \
   'smooth001_traffic6_*' > "$OUT/traffic_heading_ablations/traffic_heading_ablations_60k.md"
 rm -r "$ablated"
+# session 23: main against DDPG at 80k on fresh seed 3 (fresh_80k/; the test was written for 160k and amended to 80k
+# before any result past 30k was read): the fresh pair alone, then with seeds 0-2 of curves/ and the 78k and 80k
+# evaluations of session 8
+F=$OUT/fresh_80k
+pooled=$(mktemp -d)
+mkdir "$pooled/curves"
+cp "$OUT"/eval_{78k,80k}_tau02_{main,ablation_ddpg}_seed[0-2].json "$F"/eval_*.json "$pooled"
+cp "$C"/tau02_{main,ablation_ddpg}_seed[0-2].csv "$F"/curves/*.csv "$pooled/curves"
+fresh() {  # results folder: curves, main against DDPG on 2k-80k (the test) and after 30k, the 78k+80k checkpoints
+  local curve=(python scripts/curve_table.py "$1/curves" --budget 80000)
+  "${curve[@]}"; echo
+  "${curve[@]}" --against tau02_main --window all; echo
+  "${curve[@]}" --against tau02_main --window all --learning_starts 30000; echo
+  python scripts/eval_table.py "$1" --pool 78k 80k --per_seed --match '78k+80k_*'; echo
+  python scripts/eval_table.py "$1" --pool 78k 80k --against 78k+80k_tau02_main --match '78k+80k_*'
+}
+{ echo "Seed 3 (the fresh pair):"; echo
+  fresh "$F"
+  echo; echo "Seeds 0-3 (the test: main against DDPG over 2k-80k):"; echo
+  fresh "$pooled"
+} > "$F/fresh_80k.md"
+rm -r "$pooled"

@@ -398,6 +398,15 @@ done
 train_all "--data.max_env_steps 30000" "${early[@]}"
 python scripts/export_curves.py "$LOGS" "$OUT/early_30k/curves" --runs "${early[@]%% *}"
 for csv in "$OUT"/early_30k/curves/tau02_30k_*.csv; do mv "$csv" "${csv/tau02_30k_/tau02_}"; done
+# session 23: main against DDPG at 80k on fresh seed 3 of configs/racetrack.yaml and of DDPG, 0->80k (the session
+# launched them to 160k and stopped them after 80k, which trains as an 80k run does), kept under docs/results/fresh_80k
+# as tau02_<group>_seed3 (no "80k_" in the run name)
+fresh=("tau02_80k_main_seed3 --seed_everything 3"
+  "tau02_80k_ablation_ddpg_seed3 --config configs/ablations/ddpg.yaml --seed_everything 3")
+train_all "--data.max_env_steps 80000" "${fresh[@]}"
+EVAL_OUT=$OUT/fresh_80k evaluate_last_two 80 "${fresh[@]}"
+python scripts/export_curves.py "$LOGS" "$OUT/fresh_80k/curves" --runs "${fresh[@]%% *}"
+for kept in "$OUT"/fresh_80k/curves/*.csv "$OUT"/fresh_80k/eval_*.json; do mv "$kept" "${kept/tau02_80k_/tau02_}"; done
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
