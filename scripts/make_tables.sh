@@ -147,21 +147,21 @@ rm -r "$ablated"
 # before any result past 30k was read): the fresh pair alone, then with seeds 0-2 of curves/ and the 78k and 80k
 # evaluations of session 8
 F=$OUT/fresh_80k
-pooled=$(mktemp -d)
-mkdir "$pooled/curves"
+pooled=$(mktemp -d)  # eval_table.py reads one folder; curve_table.py reads several
 cp "$OUT"/eval_{78k,80k}_tau02_{main,ablation_ddpg}_seed[0-2].json "$F"/eval_*.json "$pooled"
-cp "$C"/tau02_{main,ablation_ddpg}_seed[0-2].csv "$F"/curves/*.csv "$pooled/curves"
-fresh() {  # results folder: curves, main against DDPG on 2k-80k (the test) and after 30k, the 78k+80k checkpoints
-  local curve=(python scripts/curve_table.py "$1/curves" --budget 80000)
+fresh() {  # evaluations folder, then curve folders: curves, main against DDPG on 2k-80k (the test) and after 30k, the
+  # 78k+80k checkpoints
+  local evals=$1; shift
+  local curve=(python scripts/curve_table.py "$@" --budget 80000 --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*')
   "${curve[@]}"; echo
   "${curve[@]}" --against tau02_main --window all; echo
   "${curve[@]}" --against tau02_main --window all --learning_starts 30000; echo
-  python scripts/eval_table.py "$1" --pool 78k 80k --per_seed --match '78k+80k_*'; echo
-  python scripts/eval_table.py "$1" --pool 78k 80k --against 78k+80k_tau02_main --match '78k+80k_*'
+  python scripts/eval_table.py "$evals" --pool 78k 80k --per_seed --match '78k+80k_*'; echo
+  python scripts/eval_table.py "$evals" --pool 78k 80k --against 78k+80k_tau02_main --match '78k+80k_*'
 }
 { echo "Seed 3 (the fresh pair):"; echo
-  fresh "$F"
+  fresh "$F" "$F/curves"
   echo; echo "Seeds 0-3 (the test: main against DDPG over 2k-80k):"; echo
-  fresh "$pooled"
+  fresh "$pooled" "$C" "$F/curves"
 } > "$F/fresh_80k.md"
 rm -r "$pooled"

@@ -399,8 +399,8 @@ train_all "--data.max_env_steps 30000" "${early[@]}"
 python scripts/export_curves.py "$LOGS" "$OUT/early_30k/curves" --runs "${early[@]%% *}"
 for csv in "$OUT"/early_30k/curves/tau02_30k_*.csv; do mv "$csv" "${csv/tau02_30k_/tau02_}"; done
 # session 23: main against DDPG at 80k on fresh seed 3 of configs/racetrack.yaml and of DDPG, 0->80k (the session
-# ran them as tau02_160k_* to 160k and stopped them after 80k, which trains as an 80k run does), kept under docs/results/fresh_80k
-# as tau02_<group>_seed3 (no "80k_" in the run name)
+# ran them as tau02_160k_* to 160k and stopped them after 80k, which trains as an 80k run does), kept under
+# docs/results/fresh_80k as tau02_<group>_seed3 (no "80k_" in the run name)
 fresh=("tau02_80k_main_seed3 --seed_everything 3"
   "tau02_80k_ablation_ddpg_seed3 --config configs/ablations/ddpg.yaml --seed_everything 3")
 train_all "--data.max_env_steps 80000" "${fresh[@]}"
