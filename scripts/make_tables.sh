@@ -165,3 +165,23 @@ fresh() {  # evaluations folder, then curve folders: curves, main against DDPG o
   fresh "$pooled" "$C" "$F/curves"
 } > "$F/fresh_80k.md"
 rm -r "$pooled"
+# session 24: session 23's seed-3 runs resumed from 80k to the 160k of its pre-registered test (fresh_160k/): the
+# fresh pair alone, then with seeds 0-2 of curves/ and the 158k and 160k evaluations of sessions 11-14
+G=$OUT/fresh_160k
+pooled=$(mktemp -d)
+cp "$OUT"/eval_{158k,160k}_tau02_{main,ablation_ddpg}_seed[0-2].json "$G"/eval_*.json "$pooled"
+twice() {  # evaluations folder, then curve folders: curves to 160k, main against DDPG over 80k-160k, the 158k+160k
+  # checkpoints per seed and main against DDPG on them (the test)
+  local evals=$1; shift
+  local curve=(python scripts/curve_table.py "$@" --budget 160000 --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*')
+  "${curve[@]}"; echo
+  "${curve[@]}" --against tau02_main; echo
+  python scripts/eval_table.py "$evals" --pool 158k 160k --per_seed --match '158k+160k_*'; echo
+  python scripts/eval_table.py "$evals" --pool 158k 160k --against 158k+160k_tau02_main --match '158k+160k_*'
+}
+{ echo "Seed 3 (the fresh pair):"; echo
+  twice "$G" "$G/curves"
+  echo; echo "Seeds 0-3 (the test: main against DDPG on the 158k + 160k checkpoints):"; echo
+  twice "$pooled" "$C" "$G/curves"
+} > "$G/fresh_160k.md"
+rm -r "$pooled"

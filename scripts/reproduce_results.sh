@@ -407,6 +407,15 @@ train_all "--data.max_env_steps 80000" "${fresh[@]}"
 EVAL_OUT=$OUT/fresh_80k evaluate_last_two 80 "${fresh[@]}"
 python scripts/export_curves.py "$LOGS" "$OUT/fresh_80k/curves" --runs "${fresh[@]%% *}"
 for kept in "$OUT"/fresh_80k/curves/*.csv "$OUT"/fresh_80k/eval_*.json; do mv "$kept" "${kept/tau02_80k_/tau02_}"; done
+# session 24: the same two runs resumed to 160k, session 23's test as first written (the runs keep their tau02_80k_
+# names here; the session ran them as tau02_160k_*), kept under docs/results/fresh_160k as tau02_<group>_seed3
+mkdir -p "$OUT/fresh_160k"
+train_all "--ckpt_path last --data.max_env_steps 160000" "${fresh[@]}"
+EVAL_OUT=$OUT/fresh_160k evaluate_last_two 160 "${fresh[@]}"
+python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
+  --ckpt $(ckpts env_steps=160000.ckpt "${fresh[@]}") > "$OUT/fresh_160k/value_bias_160k.md"
+python scripts/export_curves.py "$LOGS" "$OUT/fresh_160k/curves" --runs "${fresh[@]%% *}"
+for kept in "$OUT"/fresh_160k/curves/*.csv "$OUT"/fresh_160k/eval_*.json; do mv "$kept" "${kept/tau02_80k_/tau02_}"; done
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
