@@ -149,6 +149,12 @@ rm -r "$ablated"
 F=$OUT/fresh_80k
 pooled=$(mktemp -d)  # eval_table.py reads one folder; curve_table.py reads several
 cp "$OUT"/eval_{78k,80k}_tau02_{main,ablation_ddpg}_seed[0-2].json "$F"/eval_*.json "$pooled"
+last_two() {  # evaluations folder, budget in k: each run's last two checkpoints pooled, per seed, then main against
+  # DDPG on them
+  local evals=$1 a=$(($2 - 2))k b=$2k
+  python scripts/eval_table.py "$evals" --pool "$a" "$b" --per_seed --match "$a+${b}_*"; echo
+  python scripts/eval_table.py "$evals" --pool "$a" "$b" --against "$a+${b}_tau02_main" --match "$a+${b}_*"
+}
 fresh() {  # evaluations folder, then curve folders: curves, main against DDPG on 2k-80k (the test) and after 30k, the
   # 78k+80k checkpoints
   local evals=$1; shift
@@ -156,8 +162,7 @@ fresh() {  # evaluations folder, then curve folders: curves, main against DDPG o
   "${curve[@]}"; echo
   "${curve[@]}" --against tau02_main --window all; echo
   "${curve[@]}" --against tau02_main --window all --learning_starts 30000; echo
-  python scripts/eval_table.py "$evals" --pool 78k 80k --per_seed --match '78k+80k_*'; echo
-  python scripts/eval_table.py "$evals" --pool 78k 80k --against 78k+80k_tau02_main --match '78k+80k_*'
+  last_two "$evals" 80
 }
 { echo "Seed 3 (the fresh pair):"; echo
   fresh "$F" "$F/curves"
@@ -176,8 +181,7 @@ twice() {  # evaluations folder, then curve folders: curves to 160k, main agains
   local curve=(python scripts/curve_table.py "$@" --budget 160000 --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*')
   "${curve[@]}"; echo
   "${curve[@]}" --against tau02_main; echo
-  python scripts/eval_table.py "$evals" --pool 158k 160k --per_seed --match '158k+160k_*'; echo
-  python scripts/eval_table.py "$evals" --pool 158k 160k --against 158k+160k_tau02_main --match '158k+160k_*'
+  last_two "$evals" 160
 }
 { echo "Seed 3 (the fresh pair):"; echo
   twice "$G" "$G/curves"
