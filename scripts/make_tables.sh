@@ -143,20 +143,28 @@ ablated=$(gather traffic_smooth traffic_shift traffic_heading traffic_heading_ab
 traffic_tables "$ablated" heading_shift4_smooth001_traffic6_main 60 'heading_*' 'heading_*' 'shift4_*' \
   'smooth001_traffic6_*' > "$OUT/traffic_heading_ablations/traffic_heading_ablations_60k.md"
 rm -r "$ablated"
-# session 23: main against DDPG at 80k on fresh seed 3 (fresh_80k/; the test was written for 160k and amended to 80k
-# before any result past 30k was read): the fresh pair alone, then with seeds 0-2 of curves/ and the 78k and 80k
-# evaluations of session 8
-F=$OUT/fresh_80k
-pooled=$(mktemp -d)  # eval_table.py reads one folder; curve_table.py reads several
-cp "$OUT"/eval_{78k,80k}_tau02_{main,ablation_ddpg}_seed[0-2].json "$F"/eval_*.json "$pooled"
+# sessions 23-24: main against DDPG on fresh seed 3 (the test was written for 160k, amended to 80k in session 23
+# before any result past 30k was read, and completed in session 24 by resuming both runs): fresh_80k/ and
+# fresh_160k/, each the fresh pair alone, then with seeds 0-2 of curves/ and their last two evaluations
+fresh_pair() {  # folder, budget in k, heading of the seeds 0-3 tables, the function that prints the tables
+  local folder=$1 k=$2 heading=$3 tables=$4 pooled
+  pooled=$(mktemp -d)  # eval_table.py reads one folder; curve_table.py reads several
+  cp "$OUT"/eval_{$((k - 2))k,${k}k}_tau02_{main,ablation_ddpg}_seed[0-2].json "$folder"/eval_*.json "$pooled"
+  { echo "Seed 3 (the fresh pair):"; echo
+    "$tables" "$folder" "$folder/curves"
+    echo; echo "$heading"; echo
+    "$tables" "$pooled" "$C" "$folder/curves"
+  }
+  rm -r "$pooled"
+}
 last_two() {  # evaluations folder, budget in k: each run's last two checkpoints pooled, per seed, then main against
   # DDPG on them
   local evals=$1 a=$(($2 - 2))k b=$2k
   python scripts/eval_table.py "$evals" --pool "$a" "$b" --per_seed --match "$a+${b}_*"; echo
   python scripts/eval_table.py "$evals" --pool "$a" "$b" --against "$a+${b}_tau02_main" --match "$a+${b}_*"
 }
-fresh() {  # evaluations folder, then curve folders: curves, main against DDPG on 2k-80k (the test) and after 30k, the
-  # 78k+80k checkpoints
+at_80k() {  # evaluations folder, then curve folders: curves, main against DDPG on 2k-80k (the session-23 test) and
+  # after 30k, the 78k+80k checkpoints
   local evals=$1; shift
   local curve=(python scripts/curve_table.py "$@" --budget 80000 --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*')
   "${curve[@]}"; echo
@@ -164,28 +172,15 @@ fresh() {  # evaluations folder, then curve folders: curves, main against DDPG o
   "${curve[@]}" --against tau02_main --window all --learning_starts 30000; echo
   last_two "$evals" 80
 }
-{ echo "Seed 3 (the fresh pair):"; echo
-  fresh "$F" "$F/curves"
-  echo; echo "Seeds 0-3 (the test: main against DDPG over 2k-80k):"; echo
-  fresh "$pooled" "$C" "$F/curves"
-} > "$F/fresh_80k.md"
-rm -r "$pooled"
-# session 24: session 23's seed-3 runs resumed from 80k to the 160k of its pre-registered test (fresh_160k/): the
-# fresh pair alone, then with seeds 0-2 of curves/ and the 158k and 160k evaluations of sessions 11-14
-G=$OUT/fresh_160k
-pooled=$(mktemp -d)
-cp "$OUT"/eval_{158k,160k}_tau02_{main,ablation_ddpg}_seed[0-2].json "$G"/eval_*.json "$pooled"
-twice() {  # evaluations folder, then curve folders: curves to 160k, main against DDPG over 80k-160k, the 158k+160k
-  # checkpoints per seed and main against DDPG on them (the test)
+at_160k() {  # evaluations folder, then curve folders: curves to 160k, main against DDPG over 80k-160k, the 158k+160k
+  # checkpoints per seed and main against DDPG on them (the session-24 test)
   local evals=$1; shift
   local curve=(python scripts/curve_table.py "$@" --budget 160000 --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*')
   "${curve[@]}"; echo
   "${curve[@]}" --against tau02_main; echo
   last_two "$evals" 160
 }
-{ echo "Seed 3 (the fresh pair):"; echo
-  twice "$G" "$G/curves"
-  echo; echo "Seeds 0-3 (the test: main against DDPG on the 158k + 160k checkpoints):"; echo
-  twice "$pooled" "$C" "$G/curves"
-} > "$G/fresh_160k.md"
-rm -r "$pooled"
+fresh_pair "$OUT/fresh_80k" 80 "Seeds 0-3 (the test: main against DDPG over 2k-80k):" at_80k \
+  > "$OUT/fresh_80k/fresh_80k.md"
+fresh_pair "$OUT/fresh_160k" 160 "Seeds 0-3 (the test: main against DDPG on the 158k + 160k checkpoints):" at_160k \
+  > "$OUT/fresh_160k/fresh_160k.md"
