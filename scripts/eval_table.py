@@ -4,12 +4,14 @@
     python scripts/eval_table.py docs/results --against main   # how clearly `main` beats each of the others
     python scripts/eval_table.py docs/results --pool 78k 80k   # also each run's last two checkpoints as one
     python scripts/eval_table.py docs/results --pool 78k 80k --pool 158k 160k --per_seed --match '*_ddpg_seed*'
+    python scripts/eval_table.py docs/results/traffic docs/results/traffic_smooth   # the runs of both folders
 
 Files are grouped by name with the `_seedN` suffix removed; a group's runs are its seeds. `--pool A B` adds, for
 every run evaluated as both `A_NAME` and `B_NAME`, a run `A+B_NAME` holding all of their episodes: one checkpoint
 is a snapshot, and neighbouring checkpoints of the same run can differ by hundreds of return. `--pool` may be
 given more than once. `--per_seed` keeps every run its own row (how each run changed between two budgets), and
-`--match` keeps only the rows whose name matches one of its globs.
+`--match` keeps only the rows whose name matches one of its globs. Several folders are read as one; a file in more
+than one of them (the baselines of one env) must be the same in each.
 """
 
 from __future__ import annotations
@@ -50,10 +52,19 @@ def pool(results: list[dict]) -> dict:
     return pooled
 
 
-def load_groups(folder: str, pools: list[list[str]] | None = None, per_seed: bool = False,
+def load_evaluations(folders: list[str]) -> dict[str, dict]:
+    """Every eval_*.json of `folders` by name, in name order; the same name twice must be the same evaluation."""
+    paths: dict[str, Path] = {}
+    for path in (path for folder in folders for path in Path(folder).glob("eval_*.json")):
+        seen = paths.setdefault(path.name, path)
+        if seen != path and json.loads(seen.read_text()) != json.loads(path.read_text()):
+            raise SystemExit(f"error: {path.name} differs between {seen.parent} and {path.parent}")
+    return {paths[name].stem.removeprefix("eval_"): json.loads(paths[name].read_text()) for name in sorted(paths)}
+
+
+def load_groups(folders: list[str], pools: list[list[str]] | None = None, per_seed: bool = False,
                 match: list[str] | None = None) -> dict[str, list[dict]]:
-    runs = {path.stem.removeprefix("eval_"): json.loads(path.read_text())
-            for path in sorted(Path(folder).glob("eval_*.json"))}  # fmt: skip
+    runs = load_evaluations(folders)
     for pool_prefixes in pools or []:
         first, *rest = pool_prefixes
         for name in [n.removeprefix(f"{first}_") for n in runs if n.startswith(f"{first}_")]:
@@ -85,7 +96,7 @@ def metrics_table(groups: dict[str, list[dict]]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default="docs/results")
+    parser.add_argument("folders", nargs="*", default=["docs/results"], metavar="folder")
     parser.add_argument("--against", help="compare this group's eval return with every other group's")
     parser.add_argument("--pool", nargs="+", action="append", metavar="PREFIX",
                         help="pool each run's evaluations under these prefixes (repeatable)")
@@ -94,10 +105,10 @@ def main() -> None:
     args = parser.parse_args()
     if any(len(prefixes) < 2 for prefixes in args.pool or []):
         raise SystemExit("error: --pool needs at least two prefixes, e.g. --pool 78k 80k")
-    groups = load_groups(args.folder, args.pool, args.per_seed, args.match)
+    groups = load_groups(args.folders, args.pool, args.per_seed, args.match)
     if not groups:
         which = f" match {' '.join(args.match)}" if args.match else ""
-        raise SystemExit(f"error: no evaluations under {args.folder}{which}")
+        raise SystemExit(f"error: no evaluations under {' '.join(args.folders)}{which}")
     if args.against and args.against not in groups:
         raise SystemExit(f"error: no evaluations of '{args.against}' (groups: {', '.join(groups)})")
     returns = {group: [r["return_mean"] for r in results] for group, results in groups.items()}

@@ -69,118 +69,111 @@ ALL=(--budget 30000 --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*')
 # sessions 13-14: the racetrack with traffic, each overlay with its own folder of evaluations (baselines
 # included) and curves: configs/overlays/racetrack_traffic.yaml (traffic6_*) and, with collisions priced 4x,
 # racetrack_traffic_careful.yaml (careful6_*)
-traffic_tables() {  # folder, the main runs' name[, budget in k (default 80)[, whose checkpoints the per-seed table
-  # lists (default all)[, curve_table --runs globs]]]: the curves, main against each group over the budget's second
-  # half and all of it, the last two checkpoints per seed, and main against each on them
-  local dir=$1 main=$2 k=${3:-80} who=${4:-*}
+use() {  # results folders under OUT, one word: set eval_dirs and curve_dirs to their paths and their curves/ folders
+  local folder
+  eval_dirs=() curve_dirs=()
+  for folder in $1; do eval_dirs+=("$OUT/$folder"); curve_dirs+=("$OUT/$folder/curves"); done
+}
+traffic_tables() {  # results folders under OUT (one word), the main runs' name[, budget in k (default 80)[, whose
+  # checkpoints the per-seed table lists (default all)[, curve_table --runs globs]]]: the curves, main against each
+  # group over the budget's second half and all of it, the last two checkpoints per seed, and main against each on them
+  local main=$2 k=${3:-80} who=${4:-*} eval_dirs curve_dirs
   local last="$((k - 2))k+${k}k_" runs=(--runs "${@:5}")
   [ $# -gt 4 ] || runs=()
-  python scripts/curve_table.py "$dir/curves" --budget "${k}000" "${runs[@]}"
+  use "$1"
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget "${k}000" "${runs[@]}"
   echo
-  python scripts/curve_table.py "$dir/curves" --budget "${k}000" "${runs[@]}" --against "$main"
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget "${k}000" "${runs[@]}" --against "$main"
   echo
-  python scripts/curve_table.py "$dir/curves" --budget "${k}000" "${runs[@]}" --against "$main" --window all
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget "${k}000" "${runs[@]}" --against "$main" --window all
   echo
-  python scripts/eval_table.py "$dir" --pool "$((k - 2))k" "${k}k" --per_seed --match classical random "$last$who"
+  python scripts/eval_table.py "${eval_dirs[@]}" --pool "$((k - 2))k" "${k}k" --per_seed --match classical random "$last$who"
   echo
-  python scripts/eval_table.py "$dir" --pool "$((k - 2))k" "${k}k" --against "$last$main" \
+  python scripts/eval_table.py "${eval_dirs[@]}" --pool "$((k - 2))k" "${k}k" --against "$last$main" \
     --match classical random "$last*"
 }
-traffic_tables "$OUT/traffic" traffic6_main > "$OUT/traffic/traffic_80k.md"
-traffic_tables "$OUT/traffic_careful" careful6_main > "$OUT/traffic_careful/traffic_careful_80k.md"
-gather() {  # results folders: a temporary folder with the traffic baselines and every folder's evaluations and curves
-  local dir folder
-  dir=$(mktemp -d)
-  mkdir "$dir/curves"
-  cp "$OUT"/traffic/eval_classical.json "$OUT"/traffic/eval_random.json "$dir"
-  for folder in "$@"; do
-    cp "$OUT/$folder"/eval_*k_*.json "$dir"
-    cp "$OUT/$folder"/curves/*.csv "$dir/curves"
-  done
-  echo "$dir"
-}
+traffic_tables traffic traffic6_main > "$OUT/traffic/traffic_80k.md"
+traffic_tables traffic_careful careful6_main > "$OUT/traffic_careful/traffic_careful_80k.md"
 # session 15: the actor's smoothness term (configs/overlays/smooth_actor.yaml, smooth001_traffic6_*) in the same
 # traffic, tabled together with the session-13 runs it changes (same env, same baselines)
-both=$(gather traffic traffic_smooth)
-traffic_tables "$both" smooth001_traffic6_main > "$OUT/traffic_smooth/traffic_smooth_80k.md"
-rm -r "$both"
+traffic_tables "traffic traffic_smooth" smooth001_traffic6_main > "$OUT/traffic_smooth/traffic_smooth_80k.md"
 # session 16: DrQ's random shift in traffic (configs/overlays/random_shift.yaml on the smoothed traffic config), one
 # run stopped at 40k, against the first 40k of the traffic main runs with and without the smoothness term
-shifted=$(gather traffic traffic_smooth traffic_shift)
+shifted="traffic traffic_smooth traffic_shift"
+use "$shifted"
 first=(--runs 'shift4_smooth001_traffic6_main_seed0*' 'smooth001_traffic6_main_*' 'traffic6_main_*')
-{ python scripts/curve_table.py "$shifted/curves" --budget 40000 "${first[@]}"
+{ python scripts/curve_table.py "${curve_dirs[@]}" --budget 40000 "${first[@]}"
   echo
-  python scripts/curve_table.py "$shifted/curves" --budget 40000 "${first[@]}" --against shift4_smooth001_traffic6_main \
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget 40000 "${first[@]}" --against shift4_smooth001_traffic6_main \
     --window all
   echo
-  python scripts/eval_table.py "$shifted" --match classical random '38k_*' '40k_*'
+  python scripts/eval_table.py "${eval_dirs[@]}" --match classical random '38k_*' '40k_*'
   echo
-  python scripts/eval_table.py "$shifted" --pool 38k 40k --per_seed --match '38k+40k_*'
+  python scripts/eval_table.py "${eval_dirs[@]}" --pool 38k 40k --per_seed --match '38k+40k_*'
 } > "$OUT/traffic_shift/traffic_shift_40k.md"
 # sessions 17-18: the shift with more seeds and its single-critic ablation, 0->60k, against the smoothed traffic runs
 # without the shift over the same 60k (their 80k runs' first 60k)
 traffic_tables "$shifted" shift4_smooth001_traffic6_main 60 '*' 'shift4_*' 'smooth001_traffic6_*' \
   > "$OUT/traffic_shift/traffic_shift_60k.md"
-rm -r "$shifted"
 # session 18: the heading-up frame with the shift (heading_*), seeds 0-1 to 40k, against the same config in the
 # world-aligned frame (shift4_*_main, their first 40k) and without the shift (smooth001_traffic6_main)
-heading=$(gather traffic_smooth traffic_shift traffic_heading)
+heading="traffic_smooth traffic_shift traffic_heading"
+use "$heading"
 framed=(--runs 'heading_*' 'shift4_smooth001_traffic6_main_*' 'smooth001_traffic6_main_*')
-{ python scripts/curve_table.py "$heading/curves" --budget 40000 "${framed[@]}"
+{ python scripts/curve_table.py "${curve_dirs[@]}" --budget 40000 "${framed[@]}"
   echo
-  python scripts/curve_table.py "$heading/curves" --budget 40000 "${framed[@]}" \
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget 40000 "${framed[@]}" \
     --against heading_shift4_smooth001_traffic6_main --window all
   echo
-  python scripts/eval_table.py "$heading" --pool 38k 40k --per_seed --match classical random '38k+40k_heading_*'
+  python scripts/eval_table.py "${eval_dirs[@]}" --pool 38k 40k --per_seed --match classical random '38k+40k_heading_*'
 } > "$OUT/traffic_heading/traffic_heading_40k.md"
 # ... the same two runs resumed to 60k, against the world-frame shift runs (main and single critic) at 60k
 traffic_tables "$heading" heading_shift4_smooth001_traffic6_main 60 'heading_*' 'heading_*' 'shift4_*' \
   'smooth001_traffic6_main_*' > "$OUT/traffic_heading/traffic_heading_60k.md"
-rm -r "$heading"
 # session 19: a third heading seed, and the heading frame's single-critic and DDPG ablations (seeds 0-1), 0->60k, against
 # heading seeds 0-1 and the world-frame runs of the same config over the same 60k
-ablated=$(gather traffic_smooth traffic_shift traffic_heading traffic_heading_ablations)
-traffic_tables "$ablated" heading_shift4_smooth001_traffic6_main 60 'heading_*' 'heading_*' 'shift4_*' \
-  'smooth001_traffic6_*' > "$OUT/traffic_heading_ablations/traffic_heading_ablations_60k.md"
-rm -r "$ablated"
+traffic_tables "$heading traffic_heading_ablations" heading_shift4_smooth001_traffic6_main 60 'heading_*' 'heading_*' \
+  'shift4_*' 'smooth001_traffic6_*' > "$OUT/traffic_heading_ablations/traffic_heading_ablations_60k.md"
 # sessions 23-24: main against DDPG on fresh seed 3 (the test was written for 160k, amended to 80k in session 23
-# before any result past 30k was read, and completed in session 24 by resuming both runs): fresh_80k/ and
-# fresh_160k/, each the fresh pair alone, then with seeds 0-2 of curves/ and their last two evaluations
-fresh_pair() {  # folder, budget in k, heading of the seeds 0-3 tables, the function that prints the tables
-  local folder=$1 k=$2 heading=$3 tables=$4 pooled
-  pooled=$(mktemp -d)  # eval_table.py reads one folder; curve_table.py reads several
-  cp "$OUT"/eval_{$((k - 2))k,${k}k}_tau02_{main,ablation_ddpg}_seed[0-2].json "$folder"/eval_*.json "$pooled"
-  { echo "Seed 3 (the fresh pair):"; echo
-    "$tables" "$folder" "$folder/curves"
-    echo; echo "$heading"; echo
-    "$tables" "$pooled" "$C" "$folder/curves"
-  }
-  rm -r "$pooled"
+# before any result past 30k was read, and completed in session 24 by resuming both runs). fresh_seed3/ keeps the pair's
+# 0->160k curves and its last two evaluations at 80k and 160k; each table is the fresh pair alone, then with seeds 0-2
+# of curves/ and their last two evaluations
+fresh_pair() {  # folder under OUT, heading of the seeds 0-3 tables, the function that prints the tables
+  local folder=$1 heading=$2 tables=$3
+  echo "Seed 3 (the fresh pair):"; echo
+  "$tables" "$folder"
+  echo; echo "$heading"; echo
+  "$tables" ". $folder"
 }
-last_two() {  # evaluations folder, budget in k: each run's last two checkpoints pooled, per seed, then main against
+last_two() {  # budget in k: main's and DDPG's last two checkpoints in eval_dirs pooled, per seed, then main against
   # DDPG on them
-  local evals=$1 a=$(($2 - 2))k b=$2k
-  python scripts/eval_table.py "$evals" --pool "$a" "$b" --per_seed --match "$a+${b}_*"; echo
-  python scripts/eval_table.py "$evals" --pool "$a" "$b" --against "$a+${b}_tau02_main" --match "$a+${b}_*"
+  local a=$(($1 - 2))k b=$1k
+  local pair=(--match "$a+${b}_tau02_main*" "$a+${b}_tau02_ablation_ddpg*")
+  python scripts/eval_table.py "${eval_dirs[@]}" --pool "$a" "$b" --per_seed "${pair[@]}"; echo
+  python scripts/eval_table.py "${eval_dirs[@]}" --pool "$a" "$b" --against "$a+${b}_tau02_main" "${pair[@]}"
 }
-at_80k() {  # evaluations folder, then curve folders: curves, main against DDPG on 2k-80k (the session-23 test) and
-  # after 30k, the 78k+80k checkpoints
-  local evals=$1; shift
-  local curve=(python scripts/curve_table.py "$@" --budget 80000 --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*')
+at_80k() {  # folders under OUT (one word): curves, main against DDPG on 2k-80k (the session-23 test) and after 30k,
+  # the 78k+80k checkpoints
+  local eval_dirs curve_dirs
+  use "$1"
+  local curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --runs 'tau02_main_seed*'
+    'tau02_ablation_ddpg_seed*')
   "${curve[@]}"; echo
   "${curve[@]}" --against tau02_main --window all; echo
   "${curve[@]}" --against tau02_main --window all --learning_starts 30000; echo
-  last_two "$evals" 80
+  last_two 80
 }
-at_160k() {  # evaluations folder, then curve folders: curves to 160k, main against DDPG over 80k-160k, the 158k+160k
-  # checkpoints per seed and main against DDPG on them (the session-24 test)
-  local evals=$1; shift
-  local curve=(python scripts/curve_table.py "$@" --budget 160000 --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*')
+at_160k() {  # folders under OUT (one word): curves to 160k, main against DDPG over 80k-160k, the 158k+160k checkpoints
+  # per seed and main against DDPG on them (the session-24 test)
+  local eval_dirs curve_dirs
+  use "$1"
+  local curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 160000 --runs 'tau02_main_seed*'
+    'tau02_ablation_ddpg_seed*')
   "${curve[@]}"; echo
   "${curve[@]}" --against tau02_main; echo
-  last_two "$evals" 160
+  last_two 160
 }
-fresh_pair "$OUT/fresh_80k" 80 "Seeds 0-3 (the test: main against DDPG over 2k-80k):" at_80k \
-  > "$OUT/fresh_80k/fresh_80k.md"
-fresh_pair "$OUT/fresh_160k" 160 "Seeds 0-3 (the test: main against DDPG on the 158k + 160k checkpoints):" at_160k \
-  > "$OUT/fresh_160k/fresh_160k.md"
+F=$OUT/fresh_seed3
+fresh_pair fresh_seed3 "Seeds 0-3 (the test: main against DDPG over 2k-80k):" at_80k > "$F/fresh_80k.md"
+fresh_pair fresh_seed3 "Seeds 0-3 (the test: main against DDPG on the 158k + 160k checkpoints):" at_160k \
+  > "$F/fresh_160k.md"

@@ -232,6 +232,13 @@ python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 --ckp
   > "$OUT/value_bias_160k.md"
 python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs "${twice[@]%% *}"
 
+drop_budget() {  # results folder, budget tag (30k): its kept curves and evaluations of tau02_<tag>_* runs renamed
+  # tau02_*, so that curve_table.py and eval_table.py group them with the runs of the same config in other folders
+  local kept
+  for kept in "$1"/curves/*tau02_"$2"_*.csv "$1"/eval_*tau02_"$2"_*.json; do
+    if [ -e "$kept" ]; then mv "$kept" "${kept/tau02_$2_/tau02_}"; fi
+  done
+}
 ckpts() {  # checkpoint file name, then runs: their checkpoints' paths
   local file=$1 run; shift
   for run in "$@"; do echo "$LOGS/${run%% *}/version_0/checkpoints/$file"; done
@@ -397,25 +404,23 @@ for seed in 5 6 7 8; do
 done
 train_all "--data.max_env_steps 30000" "${early[@]}"
 python scripts/export_curves.py "$LOGS" "$OUT/early_30k/curves" --runs "${early[@]%% *}"
-for csv in "$OUT"/early_30k/curves/tau02_30k_*.csv; do mv "$csv" "${csv/tau02_30k_/tau02_}"; done
+drop_budget "$OUT/early_30k" 30k
 # session 23: main against DDPG at 80k on fresh seed 3 of configs/racetrack.yaml and of DDPG, 0->80k (the session
-# ran them as tau02_160k_* to 160k and stopped them after 80k, which trains as an 80k run does), kept under
-# docs/results/fresh_80k as tau02_<group>_seed3 (no "80k_" in the run name)
+# ran them as tau02_160k_* to 160k and stopped them after 80k, which trains as an 80k run does); session 24: the same
+# two runs resumed to 160k, session 23's test as first written (the runs keep their tau02_80k_ names here). Kept under
+# docs/results/fresh_seed3 as tau02_<group>_seed3 (no "80k_" in the run name): the last two evaluations at both
+# budgets, the bias at 160k and the 0->160k curves
 fresh=("tau02_80k_main_seed3 --seed_everything 3"
   "tau02_80k_ablation_ddpg_seed3 --config configs/ablations/ddpg.yaml --seed_everything 3")
+mkdir -p "$OUT/fresh_seed3"
 train_all "--data.max_env_steps 80000" "${fresh[@]}"
-EVAL_OUT=$OUT/fresh_80k evaluate_last_two 80 "${fresh[@]}"
-python scripts/export_curves.py "$LOGS" "$OUT/fresh_80k/curves" --runs "${fresh[@]%% *}"
-for kept in "$OUT"/fresh_80k/curves/*.csv "$OUT"/fresh_80k/eval_*.json; do mv "$kept" "${kept/tau02_80k_/tau02_}"; done
-# session 24: the same two runs resumed to 160k, session 23's test as first written (the runs keep their tau02_80k_
-# names here; the session ran them as tau02_160k_*), kept under docs/results/fresh_160k as tau02_<group>_seed3
-mkdir -p "$OUT/fresh_160k"
+EVAL_OUT=$OUT/fresh_seed3 evaluate_last_two 80 "${fresh[@]}"
 train_all "--ckpt_path last --data.max_env_steps 160000" "${fresh[@]}"
-EVAL_OUT=$OUT/fresh_160k evaluate_last_two 160 "${fresh[@]}"
+EVAL_OUT=$OUT/fresh_seed3 evaluate_last_two 160 "${fresh[@]}"
 python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
-  --ckpt $(ckpts env_steps=160000.ckpt "${fresh[@]}") > "$OUT/fresh_160k/value_bias_160k.md"
-python scripts/export_curves.py "$LOGS" "$OUT/fresh_160k/curves" --runs "${fresh[@]%% *}"
-for kept in "$OUT"/fresh_160k/curves/*.csv "$OUT"/fresh_160k/eval_*.json; do mv "$kept" "${kept/tau02_80k_/tau02_}"; done
+  --ckpt $(ckpts env_steps=160000.ckpt "${fresh[@]}") > "$OUT/fresh_seed3/value_bias_160k.md"
+python scripts/export_curves.py "$LOGS" "$OUT/fresh_seed3/curves" --runs "${fresh[@]%% *}"
+drop_budget "$OUT/fresh_seed3" 80k
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"

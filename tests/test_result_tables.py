@@ -83,6 +83,22 @@ def test_an_unknown_group_is_a_one_line_error(tmp_path):
     assert result.stderr.strip() == "error: no evaluations of 'mian' (groups: main)"
 
 
+def test_several_folders_are_read_as_one_and_a_shared_baseline_must_agree(tmp_path):
+    first, second = tmp_path / "traffic", tmp_path / "traffic_smooth"
+    for folder, seeds in [(first, [0, 1]), (second, [2])]:
+        folder.mkdir()
+        write_eval(folder, "classical", 1800.0)  # the env's baseline, evaluated into both folders
+        for seed in seeds:
+            write_eval(folder, f"80k_main_seed{seed}", 1000.0 + 100 * seed)
+    rows = table(first, second).stdout.splitlines()[2:]
+    assert [row.split(" | ")[:3] for row in rows] == [["| 80k_main", "3", "1100 ± 82"],
+                                                     ["| classical", "1", "1800 ± 10 (episodes)"]]  # fmt: skip
+    write_eval(second, "classical", 1750.0)  # re-evaluated differently: which one is meant?
+    clash = table(first, second)
+    assert clash.returncode != 0 and clash.stdout == ""
+    assert clash.stderr.strip() == f"error: eval_classical.json differs between {first} and {second}"
+
+
 def write_run(logs, name, returns, env_per_eval=2000, start=2000):
     from torch.utils.tensorboard import SummaryWriter
 
