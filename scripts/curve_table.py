@@ -57,7 +57,11 @@ def main() -> None:
     parser.add_argument("--against", help="compare this group's mean (over --window) with every other group's")
     parser.add_argument("--window", choices=("second_half", "all"), default="second_half",
                         help="the evaluations --against compares: the second half of the budget, or all of it")
+    parser.add_argument("--confidence", type=float, default=0.95,
+                        help="of the --against intervals; stricter for a hypothesis looked at again on more runs")
     args = parser.parse_args()
+    if not 0 < args.confidence < 1:
+        raise SystemExit(f"error: --confidence must be between 0 and 1, got {args.confidence}")
     groups: dict[str, list[list[float]]] = defaultdict(list)
     runs = [(name, run) for logs in args.logs for name, run in find_runs(logs, args.runs)]
     names = [name for name, _ in runs]
@@ -78,7 +82,7 @@ def main() -> None:
         column, start = (1, half) if args.window == "second_half" else (0, args.learning_starts / 1000)
         means = {group: [row[column] for row in rows] for group, rows in sorted(groups.items())}
         what = f"mean eval return, {start:.0f}k–{args.budget / 1000:.0f}k"
-        print("\n".join(comparison_table(means, args.against, what)))
+        print("\n".join(comparison_table(means, args.against, what, args.confidence)))
         return
     print(f"| runs | n | mean eval return, {args.learning_starts / 1000:.0f}k–{args.budget / 1000:.0f}k "
           f"| mean eval return, {half:.0f}k–{args.budget / 1000:.0f}k | env steps to return 500 "

@@ -102,7 +102,11 @@ def main() -> None:
                         help="pool each run's evaluations under these prefixes (repeatable)")
     parser.add_argument("--per_seed", action="store_true", help="one row per run instead of one per group of seeds")
     parser.add_argument("--match", nargs="+", metavar="GLOB", help="only the rows whose name matches a glob")
+    parser.add_argument("--confidence", type=float, default=0.95,
+                        help="of the --against intervals; stricter for a hypothesis looked at again on more runs")
     args = parser.parse_args()
+    if not 0 < args.confidence < 1:
+        raise SystemExit(f"error: --confidence must be between 0 and 1, got {args.confidence}")
     if any(len(prefixes) < 2 for prefixes in args.pool or []):
         raise SystemExit("error: --pool needs at least two prefixes, e.g. --pool 78k 80k")
     groups = load_groups(args.folders, args.pool, args.per_seed, args.match)
@@ -112,7 +116,10 @@ def main() -> None:
     if args.against and args.against not in groups:
         raise SystemExit(f"error: no evaluations of '{args.against}' (groups: {', '.join(groups)})")
     returns = {group: [r["return_mean"] for r in results] for group, results in groups.items()}
-    print("\n".join(comparison_table(returns, args.against) if args.against else metrics_table(groups)))
+    if args.against:
+        print("\n".join(comparison_table(returns, args.against, confidence=args.confidence)))
+    else:
+        print("\n".join(metrics_table(groups)))
 
 
 if __name__ == "__main__":

@@ -99,6 +99,26 @@ def test_several_folders_are_read_as_one_and_a_shared_baseline_must_agree(tmp_pa
     assert clash.stderr.strip() == f"error: eval_classical.json differs between {first} and {second}"
 
 
+def test_a_second_look_at_a_hypothesis_can_ask_for_a_stricter_interval(tmp_path):
+    for seed, (ours, theirs) in enumerate([(1500.0, 1300.0), (1700.0, 1200.0), (1600.0, 1500.0), (1400.0, 1250.0)]):
+        write_eval(tmp_path, f"main_seed{seed}", ours)
+        write_eval(tmp_path, f"ddpg_seed{seed}", theirs)
+
+    def row(*confidence):
+        lines = table(tmp_path, "--against", "main", *confidence).stdout.splitlines()
+        cells = lines[2].split(" | ")
+        low, high = (int(x) for x in cells[4].strip("[]").split(", "))
+        return lines[0].split(" | ")[4], low, high, int(cells[-1].strip(" |"))
+
+    header, low, high, runs = row()
+    strict_header, strict_low, strict_high, strict_runs = row("--confidence", "0.975")
+    assert (header, strict_header) == ("95 % interval (bootstrap over runs)", "97.5 % interval (bootstrap over runs)")
+    # the same resamples, cut further out: the stricter interval holds the other, and resolving takes more runs
+    assert strict_low < low < 237 < high < strict_high and strict_runs > runs
+    wrong = table(tmp_path, "--against", "main", "--confidence", "95")
+    assert wrong.returncode != 0 and wrong.stderr.strip() == "error: --confidence must be between 0 and 1, got 95.0"
+
+
 def write_run(logs, name, returns, env_per_eval=2000, start=2000):
     from torch.utils.tensorboard import SummaryWriter
 
@@ -146,6 +166,11 @@ def test_curve_table_compares_second_halves_against_the_named_group(tmp_path):
     lines = whole.stdout.splitlines()
     assert lines[0].startswith("| policy | runs | mean eval return, 2k–10k | main − policy |")
     assert lines[2] == "| ablation | 1 | 1125 | -50 | [-175, +75] | 0.50 | 99 |"  # one main seed above it, one below
+    strict = subprocess.run([*args, "--window", "all", "--confidence", "0.975"], capture_output=True, text=True)
+    header, row = strict.stdout.splitlines()[0::2]
+    assert "| 97.5 % interval (bootstrap over runs) |" in header
+    # three resampled means, so no wider; runs: (z(0.9875) + z(0.8))² · var(1200, 950) / 50² = 3.083² · 31250 / 2500
+    assert row == "| ablation | 1 | 1125 | -50 | [-175, +75] | 0.50 | 119 |"
     missing = subprocess.run([*args[:-1], "mian"], capture_output=True, text=True)
     assert missing.returncode != 0
     assert missing.stderr.strip() == "error: no run of 'mian' reached 10000 env steps (groups: ablation, main)"
