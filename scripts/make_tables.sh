@@ -138,12 +138,13 @@ traffic_tables "$heading traffic_heading_ablations" heading_shift4_smooth001_tra
 # before any result past 30k was read, and completed in session 24 by resuming both runs). fresh_seed3/ keeps the pair's
 # 0->160k curves and its last two evaluations at 80k and 160k; each table is the fresh pair alone, then with seeds 0-2
 # of curves/ and their last two evaluations
-fresh_pair() {  # folder under OUT, heading of the seeds 0-3 tables, the function that prints the tables
-  local folder=$1 heading=$2 tables=$3
-  echo "Seed 3 (the fresh pair):"; echo
-  "$tables" "$folder"
+fresh_pair() {  # folder fresh_seedN under OUT, earlier fresh folders (one word), heading of the tables over every
+  # seed, the function that prints the tables[, its further args]
+  local folder=$1 earlier=$2 heading=$3 tables=$4
+  echo "Seed ${folder#fresh_seed} (the fresh pair):"; echo
+  "$tables" "$folder" "${@:5}"
   echo; echo "$heading"; echo
-  "$tables" ". $folder"
+  "$tables" ". $earlier $folder" "${@:5}"
 }
 last_two() {  # budget in k: main's and DDPG's last two checkpoints in eval_dirs pooled, per seed, then main against
   # DDPG on them
@@ -152,13 +153,14 @@ last_two() {  # budget in k: main's and DDPG's last two checkpoints in eval_dirs
   python scripts/eval_table.py "${eval_dirs[@]}" --pool "$a" "$b" --per_seed "${pair[@]}"; echo
   python scripts/eval_table.py "${eval_dirs[@]}" --pool "$a" "$b" --against "$a+${b}_tau02_main" "${pair[@]}"
 }
-at_80k() {  # folders under OUT (one word): curves, main against DDPG on 2k-80k (the session-23 test) and after 30k,
-  # the 78k+80k checkpoints
+at_80k() {  # folders under OUT (one word)[, confidence of a later look at the test]: curves, main against DDPG on
+  # 2k-80k (the session-23 test; at the given confidence first, if any) and after 30k, the 78k+80k checkpoints
   local eval_dirs curve_dirs
   use "$1"
   local curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --runs 'tau02_main_seed*'
     'tau02_ablation_ddpg_seed*')
   "${curve[@]}"; echo
+  [ -z "${2:-}" ] || { "${curve[@]}" --against tau02_main --window all --confidence "$2"; echo; }
   "${curve[@]}" --against tau02_main --window all; echo
   "${curve[@]}" --against tau02_main --window all --learning_starts 30000; echo
   last_two 80
@@ -174,6 +176,9 @@ at_160k() {  # folders under OUT (one word): curves to 160k, main against DDPG o
   last_two 160
 }
 F=$OUT/fresh_seed3
-fresh_pair fresh_seed3 "Seeds 0-3 (the test: main against DDPG over 2k-80k):" at_80k > "$F/fresh_80k.md"
-fresh_pair fresh_seed3 "Seeds 0-3 (the test: main against DDPG on the 158k + 160k checkpoints):" at_160k \
+fresh_pair fresh_seed3 "" "Seeds 0-3 (the test: main against DDPG over 2k-80k):" at_80k > "$F/fresh_80k.md"
+fresh_pair fresh_seed3 "" "Seeds 0-3 (the test: main against DDPG on the 158k + 160k checkpoints):" at_160k \
   > "$F/fresh_160k.md"
+# session 25: main against DDPG on fresh seed 4, 0->80k, the second look at the session-23 test over seeds 0-4 (97.5 %)
+fresh_pair fresh_seed4 fresh_seed3 "Seeds 0-4 (the test, a second look: main against DDPG over 2k-80k at 97.5 %, then 95 %):" \
+  at_80k 0.975 > "$OUT/fresh_seed4/fresh_80k.md"

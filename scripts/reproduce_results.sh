@@ -421,6 +421,15 @@ python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
   --ckpt $(ckpts env_steps=160000.ckpt "${fresh[@]}") > "$OUT/fresh_seed3/value_bias_160k.md"
 python scripts/export_curves.py "$LOGS" "$OUT/fresh_seed3/curves" --runs "${fresh[@]%% *}"
 drop_budget "$OUT/fresh_seed3" 80k
+# session 25: fresh seed 4 of configs/racetrack.yaml and of DDPG, 0->80k (the session ran them as tau02_160k_*, to be
+# resumed to 160k later), kept under docs/results/fresh_seed4 as tau02_<group>_seed4
+fresh4=("tau02_80k_main_seed4 --seed_everything 4"
+  "tau02_80k_ablation_ddpg_seed4 --config configs/ablations/ddpg.yaml --seed_everything 4")
+mkdir -p "$OUT/fresh_seed4"
+train_all "--data.max_env_steps 80000" "${fresh4[@]}"
+EVAL_OUT=$OUT/fresh_seed4 evaluate_last_two 80 "${fresh4[@]}"
+python scripts/export_curves.py "$LOGS" "$OUT/fresh_seed4/curves" --runs "${fresh4[@]%% *}"
+drop_budget "$OUT/fresh_seed4" 80k
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
