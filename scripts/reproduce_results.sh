@@ -405,31 +405,28 @@ done
 train_all "--data.max_env_steps 30000" "${early[@]}"
 python scripts/export_curves.py "$LOGS" "$OUT/early_30k/curves" --runs "${early[@]%% *}"
 drop_budget "$OUT/early_30k" 30k
-# session 23: main against DDPG at 80k on fresh seed 3 of configs/racetrack.yaml and of DDPG, 0->80k (the session
-# ran them as tau02_160k_* to 160k and stopped them after 80k, which trains as an 80k run does); session 24: the same
-# two runs resumed to 160k, session 23's test as first written (the runs keep their tau02_80k_ names here). Kept under
-# docs/results/fresh_seed3 as tau02_<group>_seed3 (no "80k_" in the run name): the last two evaluations at both
-# budgets, the bias at 160k and the 0->160k curves
-fresh=("tau02_80k_main_seed3 --seed_everything 3"
-  "tau02_80k_ablation_ddpg_seed3 --config configs/ablations/ddpg.yaml --seed_everything 3")
-mkdir -p "$OUT/fresh_seed3"
-train_all "--data.max_env_steps 80000" "${fresh[@]}"
-EVAL_OUT=$OUT/fresh_seed3 evaluate_last_two 80 "${fresh[@]}"
-train_all "--ckpt_path last --data.max_env_steps 160000" "${fresh[@]}"
-EVAL_OUT=$OUT/fresh_seed3 evaluate_last_two 160 "${fresh[@]}"
+fresh_pair_to() {  # seed, budget in k[, more fit args]: that seed of configs/racetrack.yaml and of DDPG trained to the
+  # budget as tau02_80k_*, their last two checkpoints evaluated and their curves exported into fresh_seed<seed>, kept
+  # as tau02_<group>_seed<seed> (no "80k_" in the run name)
+  local seed=$1 k=$2 dir=$OUT/fresh_seed$1; shift 2
+  local pair=("tau02_80k_main_seed$seed --seed_everything $seed"
+    "tau02_80k_ablation_ddpg_seed$seed --config configs/ablations/ddpg.yaml --seed_everything $seed")
+  mkdir -p "$dir"
+  train_all "$* --data.max_env_steps ${k}000" "${pair[@]}"
+  EVAL_OUT=$dir evaluate_last_two "$k" "${pair[@]}"
+  python scripts/export_curves.py "$LOGS" "$dir/curves" --runs "${pair[@]%% *}"
+  drop_budget "$dir" 80k
+}
+# session 23: main against DDPG at 80k on fresh seed 3 (the session ran the pair as tau02_160k_* to 160k and stopped
+# it after 80k, which trains as an 80k run does); session 24: the same two runs resumed to 160k, session 23's test as
+# first written, with the critic's bias at 160k
+fresh_pair_to 3 80
+fresh_pair_to 3 160 --ckpt_path last
 python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
-  --ckpt $(ckpts env_steps=160000.ckpt "${fresh[@]}") > "$OUT/fresh_seed3/value_bias_160k.md"
-python scripts/export_curves.py "$LOGS" "$OUT/fresh_seed3/curves" --runs "${fresh[@]%% *}"
-drop_budget "$OUT/fresh_seed3" 80k
-# session 25: fresh seed 4 of configs/racetrack.yaml and of DDPG, 0->80k (the session ran them as tau02_160k_*, to be
-# resumed to 160k later), kept under docs/results/fresh_seed4 as tau02_<group>_seed4
-fresh4=("tau02_80k_main_seed4 --seed_everything 4"
-  "tau02_80k_ablation_ddpg_seed4 --config configs/ablations/ddpg.yaml --seed_everything 4")
-mkdir -p "$OUT/fresh_seed4"
-train_all "--data.max_env_steps 80000" "${fresh4[@]}"
-EVAL_OUT=$OUT/fresh_seed4 evaluate_last_two 80 "${fresh4[@]}"
-python scripts/export_curves.py "$LOGS" "$OUT/fresh_seed4/curves" --runs "${fresh4[@]%% *}"
-drop_budget "$OUT/fresh_seed4" 80k
+  --ckpt $(ckpts env_steps=160000.ckpt tau02_80k_main_seed3 tau02_80k_ablation_ddpg_seed3) \
+  > "$OUT/fresh_seed3/value_bias_160k.md"
+# session 25: fresh seed 4 the same way, 0->80k (the session ran the pair as tau02_160k_*, to be resumed to 160k)
+fresh_pair_to 4 80
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
