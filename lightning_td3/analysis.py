@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable
 from pathlib import Path
 from statistics import NormalDist
@@ -283,6 +284,21 @@ def comparison_table(
                      f"| [{low:+.0f}, {high:+.0f}] | {probability_of_improvement(ours, theirs):.2f} "
                      f"| {_format_seeds(seeds_to_resolve(ours, theirs, confidence))} |")  # fmt: skip
     return lines
+
+
+def add_confidence_option(parser: argparse.ArgumentParser) -> None:
+    """--confidence of the comparison tables' intervals, checked as it is parsed (one-line error outside (0, 1))."""
+
+    def confidence(text: str) -> float:
+        value = float(text)
+        if not 0 < value < 1:
+            raise SystemExit(f"error: --confidence must be between 0 and 1, got {value}")
+        return value
+
+    parser.add_argument(
+        "--confidence", type=confidence, default=0.95,
+        help="of the --against intervals; stricter for a hypothesis looked at again on more runs",
+    )  # fmt: skip
 
 
 def mean_between(scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, start: float, stop: float) -> float:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from lightning_td3.analysis import (
+    add_confidence_option,
     comparison_table,
     env_step_series,
     env_steps_to_reach,
@@ -57,11 +58,8 @@ def main() -> None:
     parser.add_argument("--against", help="compare this group's mean (over --window) with every other group's")
     parser.add_argument("--window", choices=("second_half", "all"), default="second_half",
                         help="the evaluations --against compares: the second half of the budget, or all of it")
-    parser.add_argument("--confidence", type=float, default=0.95,
-                        help="of the --against intervals; stricter for a hypothesis looked at again on more runs")
+    add_confidence_option(parser)
     args = parser.parse_args()
-    if not 0 < args.confidence < 1:
-        raise SystemExit(f"error: --confidence must be between 0 and 1, got {args.confidence}")
     groups: dict[str, list[list[float]]] = defaultdict(list)
     runs = [(name, run) for logs in args.logs for name, run in find_runs(logs, args.runs)]
     names = [name for name, _ in runs]

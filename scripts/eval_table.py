@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lightning_td3.analysis import comparison_table, format_mean_std, format_value
+from lightning_td3.analysis import add_confidence_option, comparison_table, format_mean_std, format_value
 
 COLUMNS = [("return", "return_mean"), ("success", "success_rate"), ("route completion", "route_completion_mean"),
            ("avg speed km/h", "avg_speed_kmh"), ("collisions/km", "collisions_per_km"),
@@ -54,12 +54,13 @@ def pool(results: list[dict]) -> dict:
 
 def load_evaluations(folders: list[str]) -> dict[str, dict]:
     """Every eval_*.json of `folders` by name, in name order; the same name twice must be the same evaluation."""
-    paths: dict[str, Path] = {}
+    first: dict[str, tuple[Path, dict]] = {}
     for path in (path for folder in folders for path in Path(folder).glob("eval_*.json")):
-        seen = paths.setdefault(path.name, path)
-        if seen != path and json.loads(seen.read_text()) != json.loads(path.read_text()):
+        result = json.loads(path.read_text())
+        seen, kept = first.setdefault(path.name, (path, result))
+        if kept != result:
             raise SystemExit(f"error: {path.name} differs between {seen.parent} and {path.parent}")
-    return {paths[name].stem.removeprefix("eval_"): json.loads(paths[name].read_text()) for name in sorted(paths)}
+    return {path.stem.removeprefix("eval_"): result for path, result in (first[name] for name in sorted(first))}
 
 
 def load_groups(folders: list[str], pools: list[list[str]] | None = None, per_seed: bool = False,
@@ -102,11 +103,8 @@ def main() -> None:
                         help="pool each run's evaluations under these prefixes (repeatable)")
     parser.add_argument("--per_seed", action="store_true", help="one row per run instead of one per group of seeds")
     parser.add_argument("--match", nargs="+", metavar="GLOB", help="only the rows whose name matches a glob")
-    parser.add_argument("--confidence", type=float, default=0.95,
-                        help="of the --against intervals; stricter for a hypothesis looked at again on more runs")
+    add_confidence_option(parser)
     args = parser.parse_args()
-    if not 0 < args.confidence < 1:
-        raise SystemExit(f"error: --confidence must be between 0 and 1, got {args.confidence}")
     if any(len(prefixes) < 2 for prefixes in args.pool or []):
         raise SystemExit("error: --pool needs at least two prefixes, e.g. --pool 78k 80k")
     groups = load_groups(args.folders, args.pool, args.per_seed, args.match)
