@@ -146,12 +146,15 @@ fresh_pair() {  # folder fresh_seedN under OUT, earlier fresh folders (one word)
   echo; echo "$heading"; echo
   "$tables" ". $earlier $folder" "${@:5}"
 }
-last_two() {  # budget in k: main's and DDPG's last two checkpoints in eval_dirs pooled, per seed, then main against
-  # DDPG on them
+last_two() {  # budget in k[, confidence of a later look at the test]: main's and DDPG's last two checkpoints in
+  # eval_dirs pooled, per seed, then main against DDPG on them (at the given confidence first, if any)
   local a=$(($1 - 2))k b=$1k
   local pair=(--match "$a+${b}_tau02_main*" "$a+${b}_tau02_ablation_ddpg*")
+  local against=(python scripts/eval_table.py "${eval_dirs[@]}" --pool "$a" "$b" --against "$a+${b}_tau02_main"
+    "${pair[@]}")
   python scripts/eval_table.py "${eval_dirs[@]}" --pool "$a" "$b" --per_seed "${pair[@]}"; echo
-  python scripts/eval_table.py "${eval_dirs[@]}" --pool "$a" "$b" --against "$a+${b}_tau02_main" "${pair[@]}"
+  [ -z "${2:-}" ] || { "${against[@]}" --confidence "$2"; echo; }
+  "${against[@]}"
 }
 at_80k() {  # folders under OUT (one word)[, confidence of a later look at the test]: curves, main against DDPG on
   # 2k-80k (the session-23 test; at the given confidence first, if any) and after 30k, the 78k+80k checkpoints
@@ -165,15 +168,15 @@ at_80k() {  # folders under OUT (one word)[, confidence of a later look at the t
   "${curve[@]}" --against tau02_main --window all --learning_starts 30000; echo
   last_two 80
 }
-at_160k() {  # folders under OUT (one word): curves to 160k, main against DDPG over 80k-160k, the 158k+160k checkpoints
-  # per seed and main against DDPG on them (the session-24 test)
+at_160k() {  # folders under OUT (one word)[, confidence of a later look at the test]: curves to 160k, main against
+  # DDPG over 80k-160k, the 158k+160k checkpoints per seed and main against DDPG on them (the session-24 test)
   local eval_dirs curve_dirs
   use "$1"
   local curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 160000 --runs 'tau02_main_seed*'
     'tau02_ablation_ddpg_seed*')
   "${curve[@]}"; echo
   "${curve[@]}" --against tau02_main; echo
-  last_two 160
+  last_two 160 "${2:-}"
 }
 F=$OUT/fresh_seed3
 fresh_pair fresh_seed3 "" "Seeds 0-3 (the test: main against DDPG over 2k-80k):" at_80k > "$F/fresh_80k.md"
@@ -182,3 +185,7 @@ fresh_pair fresh_seed3 "" "Seeds 0-3 (the test: main against DDPG on the 158k + 
 # session 25: main against DDPG on fresh seed 4, 0->80k, the second look at the session-23 test over seeds 0-4 (97.5 %)
 fresh_pair fresh_seed4 fresh_seed3 "Seeds 0-4 (the test, a second look: main against DDPG over 2k-80k at 97.5 %, then 95 %):" \
   at_80k 0.975 > "$OUT/fresh_seed4/fresh_80k.md"
+# session 26: the same pair resumed to 160k, the second look at the session-24 test over seeds 0-4 (97.5 %)
+fresh_pair fresh_seed4 fresh_seed3 \
+  "Seeds 0-4 (the test, a second look: main against DDPG on the 158k + 160k checkpoints at 97.5 %, then 95 %):" \
+  at_160k 0.975 > "$OUT/fresh_seed4/fresh_160k.md"

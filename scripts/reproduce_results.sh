@@ -425,8 +425,13 @@ fresh_pair_to 3 160 --ckpt_path last
 python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
   --ckpt $(ckpts env_steps=160000.ckpt tau02_80k_main_seed3 tau02_80k_ablation_ddpg_seed3) \
   > "$OUT/fresh_seed3/value_bias_160k.md"
-# session 25: fresh seed 4 the same way, 0->80k (the session ran the pair as tau02_160k_*, to be resumed to 160k)
+# session 25: fresh seed 4 the same way, 0->80k (the session ran the pair as tau02_160k_*, stopped it at 112k, and
+# session 26 resumed it to 160k), the second look at the sessions 23 and 24 tests
 fresh_pair_to 4 80
+fresh_pair_to 4 160 --ckpt_path last
+python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
+  --ckpt $(ckpts env_steps=160000.ckpt tau02_80k_main_seed4 tau02_80k_ablation_ddpg_seed4) \
+  > "$OUT/fresh_seed4/value_bias_160k.md"
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
