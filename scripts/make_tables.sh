@@ -189,3 +189,8 @@ fresh_pair fresh_seed4 fresh_seed3 "Seeds 0-4 (the test, a second look: main aga
 fresh_pair fresh_seed4 fresh_seed3 \
   "Seeds 0-4 (the test, a second look: main against DDPG on the 158k + 160k checkpoints at 97.5 %, then 95 %):" \
   at_160k 0.975 > "$OUT/fresh_seed4/fresh_160k.md"
+# session 26: a third fresh pair, seed 5, 0->80k, the third look at the session-23 test over seeds 0-5 (98.333 %,
+# 5 % split over three looks)
+fresh_pair fresh_seed5 "fresh_seed3 fresh_seed4" \
+  "Seeds 0-5 (the test, a third look: main against DDPG over 2k-80k at 98.333 %, then 95 %):" \
+  at_80k 0.98333 > "$OUT/fresh_seed5/fresh_80k.md"

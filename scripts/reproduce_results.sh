@@ -432,6 +432,8 @@ fresh_pair_to 4 160 --ckpt_path last
 python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
   --ckpt $(ckpts env_steps=160000.ckpt tau02_80k_main_seed4 tau02_80k_ablation_ddpg_seed4) \
   > "$OUT/fresh_seed4/value_bias_160k.md"
+# session 26: fresh seed 5 the same way, 0->80k (run as tau02_160k_*, kept to be resumed to 160k)
+fresh_pair_to 5 80
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
