@@ -407,7 +407,7 @@ python scripts/export_curves.py "$LOGS" "$OUT/early_30k/curves" --runs "${early[
 drop_budget "$OUT/early_30k" 30k
 fresh_pair_to() {  # seed, budget in k[, more fit args]: that seed of configs/racetrack.yaml and of DDPG trained to the
   # budget as tau02_80k_*, their last two checkpoints evaluated and their curves exported into fresh_seed<seed>, kept
-  # as tau02_<group>_seed<seed> (no "80k_" in the run name)
+  # as tau02_<group>_seed<seed> (no "80k_" in the run name); at 160k also the critics' bias (value_bias_160k.md)
   local seed=$1 k=$2 dir=$OUT/fresh_seed$1; shift 2
   local pair=("tau02_80k_main_seed$seed --seed_everything $seed"
     "tau02_80k_ablation_ddpg_seed$seed --config configs/ablations/ddpg.yaml --seed_everything $seed")
@@ -416,22 +416,18 @@ fresh_pair_to() {  # seed, budget in k[, more fit args]: that seed of configs/ra
   EVAL_OUT=$dir evaluate_last_two "$k" "${pair[@]}"
   python scripts/export_curves.py "$LOGS" "$dir/curves" --runs "${pair[@]%% *}"
   drop_budget "$dir" 80k
+  [ "$k" != 160 ] || python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
+    --ckpt $(ckpts env_steps=160000.ckpt "${pair[@]%% *}") > "$dir/value_bias_160k.md"
 }
 # session 23: main against DDPG at 80k on fresh seed 3 (the session ran the pair as tau02_160k_* to 160k and stopped
 # it after 80k, which trains as an 80k run does); session 24: the same two runs resumed to 160k, session 23's test as
 # first written, with the critic's bias at 160k
 fresh_pair_to 3 80
 fresh_pair_to 3 160 --ckpt_path last
-python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
-  --ckpt $(ckpts env_steps=160000.ckpt tau02_80k_main_seed3 tau02_80k_ablation_ddpg_seed3) \
-  > "$OUT/fresh_seed3/value_bias_160k.md"
 # session 25: fresh seed 4 the same way, 0->80k (the session ran the pair as tau02_160k_*, stopped it at 112k, and
 # session 26 resumed it to 160k), the second look at the sessions 23 and 24 tests
 fresh_pair_to 4 80
 fresh_pair_to 4 160 --ckpt_path last
-python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
-  --ckpt $(ckpts env_steps=160000.ckpt tau02_80k_main_seed4 tau02_80k_ablation_ddpg_seed4) \
-  > "$OUT/fresh_seed4/value_bias_160k.md"
 # session 26: fresh seed 5 the same way, 0->80k (run as tau02_160k_*, kept to be resumed to 160k)
 fresh_pair_to 5 80
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
