@@ -194,3 +194,7 @@ fresh_pair fresh_seed4 fresh_seed3 \
 fresh_pair fresh_seed5 "fresh_seed3 fresh_seed4" \
   "Seeds 0-5 (the test, a third look: main against DDPG over 2k-80k at 98.333 %, then 95 %):" \
   at_80k 0.98333 > "$OUT/fresh_seed5/fresh_80k.md"
+# session 27: the seed-5 pair resumed to 160k, the third look at the session-24 test over seeds 0-5 (98.333 %)
+fresh_pair fresh_seed5 "fresh_seed3 fresh_seed4" \
+  "Seeds 0-5 (the test, a third look: main against DDPG on the 158k + 160k checkpoints at 98.333 %, then 95 %):" \
+  at_160k 0.98333 > "$OUT/fresh_seed5/fresh_160k.md"

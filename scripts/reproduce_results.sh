@@ -428,8 +428,10 @@ fresh_pair_to 3 160 --ckpt_path last
 # session 26 resumed it to 160k), the second look at the sessions 23 and 24 tests
 fresh_pair_to 4 80
 fresh_pair_to 4 160 --ckpt_path last
-# session 26: fresh seed 5 the same way, 0->80k (run as tau02_160k_*, kept to be resumed to 160k)
+# session 26: fresh seed 5 the same way, 0->80k (the session ran the pair as tau02_160k_*, stopped it at 100k, and
+# session 27 resumed it to 160k), the third look at the sessions 23 and 24 tests
 fresh_pair_to 5 80
+fresh_pair_to 5 160 --ckpt_path last
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
