@@ -198,3 +198,8 @@ fresh_pair fresh_seed5 "fresh_seed3 fresh_seed4" \
 fresh_pair fresh_seed5 "fresh_seed3 fresh_seed4" \
   "Seeds 0-5 (the test, a third look: main against DDPG on the 158k + 160k checkpoints at 98.333 %, then 95 %):" \
   at_160k 0.98333 > "$OUT/fresh_seed5/fresh_160k.md"
+# session 27: a fourth fresh pair, seed 6, 0->80k, the fourth look at the session-23 test over seeds 0-6 (98.75 %,
+# 5 % split over four looks)
+fresh_pair fresh_seed6 "fresh_seed3 fresh_seed4 fresh_seed5" \
+  "Seeds 0-6 (the test, a fourth look: main against DDPG over 2k-80k at 98.75 %, then 95 %):" \
+  at_80k 0.9875 > "$OUT/fresh_seed6/fresh_80k.md"
