@@ -134,18 +134,12 @@ traffic_tables "$heading" heading_shift4_smooth001_traffic6_main 60 'heading_*' 
 # heading seeds 0-1 and the world-frame runs of the same config over the same 60k
 traffic_tables "$heading traffic_heading_ablations" heading_shift4_smooth001_traffic6_main 60 'heading_*' 'heading_*' \
   'shift4_*' 'smooth001_traffic6_*' > "$OUT/traffic_heading_ablations/traffic_heading_ablations_60k.md"
-# sessions 23-24: main against DDPG on fresh seed 3 (the test was written for 160k, amended to 80k in session 23
-# before any result past 30k was read, and completed in session 24 by resuming both runs). fresh_seed3/ keeps the pair's
-# 0->160k curves and its last two evaluations at 80k and 160k; each table is the fresh pair alone, then with seeds 0-2
-# of curves/ and their last two evaluations
-fresh_pair() {  # folder fresh_seedN under OUT, earlier fresh folders (one word), heading of the tables over every
-  # seed, the function that prints the tables[, its further args]
-  local folder=$1 earlier=$2 heading=$3 tables=$4
-  echo "Seed ${folder#fresh_seed} (the fresh pair):"; echo
-  "$tables" "$folder" "${@:5}"
-  echo; echo "$heading"; echo
-  "$tables" ". $earlier $folder" "${@:5}"
-}
+# sessions 23-27: main against DDPG on fresh seeds, each a further look at the two tests written for fresh seed 3:
+# over 2k-80k (session 23; written for 160k, amended to 80k before any result past 30k was read) and on the 158k +
+# 160k checkpoints (session 24, by resuming both runs). Fresh seed N is a test's (N-2)th look, confirmed only at
+# 1 - 5 %/(N-2), the 5 % split over the looks. fresh_seedN/ keeps the pair's curves and its last two evaluations at
+# each budget; each table is the fresh pair alone, then with every seed before it (seeds 0-2 in curves/ and the
+# results folder itself)
 last_two() {  # budget in k[, confidence of a later look at the test]: main's and DDPG's last two checkpoints in
   # eval_dirs pooled, per seed, then main against DDPG on them (at the given confidence first, if any)
   local a=$(($1 - 2))k b=$1k
@@ -178,28 +172,25 @@ at_160k() {  # folders under OUT (one word)[, confidence of a later look at the 
   "${curve[@]}" --against tau02_main; echo
   last_two 160 "${2:-}"
 }
-F=$OUT/fresh_seed3
-fresh_pair fresh_seed3 "" "Seeds 0-3 (the test: main against DDPG over 2k-80k):" at_80k > "$F/fresh_80k.md"
-fresh_pair fresh_seed3 "" "Seeds 0-3 (the test: main against DDPG on the 158k + 160k checkpoints):" at_160k \
-  > "$F/fresh_160k.md"
-# session 25: main against DDPG on fresh seed 4, 0->80k, the second look at the session-23 test over seeds 0-4 (97.5 %)
-fresh_pair fresh_seed4 fresh_seed3 "Seeds 0-4 (the test, a second look: main against DDPG over 2k-80k at 97.5 %, then 95 %):" \
-  at_80k 0.975 > "$OUT/fresh_seed4/fresh_80k.md"
-# session 26: the same pair resumed to 160k, the second look at the session-24 test over seeds 0-4 (97.5 %)
-fresh_pair fresh_seed4 fresh_seed3 \
-  "Seeds 0-4 (the test, a second look: main against DDPG on the 158k + 160k checkpoints at 97.5 %, then 95 %):" \
-  at_160k 0.975 > "$OUT/fresh_seed4/fresh_160k.md"
-# session 26: a third fresh pair, seed 5, 0->80k, the third look at the session-23 test over seeds 0-5 (98.333 %,
-# 5 % split over three looks)
-fresh_pair fresh_seed5 "fresh_seed3 fresh_seed4" \
-  "Seeds 0-5 (the test, a third look: main against DDPG over 2k-80k at 98.333 %, then 95 %):" \
-  at_80k 0.98333 > "$OUT/fresh_seed5/fresh_80k.md"
-# session 27: the seed-5 pair resumed to 160k, the third look at the session-24 test over seeds 0-5 (98.333 %)
-fresh_pair fresh_seed5 "fresh_seed3 fresh_seed4" \
-  "Seeds 0-5 (the test, a third look: main against DDPG on the 158k + 160k checkpoints at 98.333 %, then 95 %):" \
-  at_160k 0.98333 > "$OUT/fresh_seed5/fresh_160k.md"
-# session 27: a fourth fresh pair, seed 6, 0->80k, the fourth look at the session-23 test over seeds 0-6 (98.75 %,
-# 5 % split over four looks)
-fresh_pair fresh_seed6 "fresh_seed3 fresh_seed4 fresh_seed5" \
-  "Seeds 0-6 (the test, a fourth look: main against DDPG over 2k-80k at 98.75 %, then 95 %):" \
-  at_80k 0.9875 > "$OUT/fresh_seed6/fresh_80k.md"
+fresh_look() {  # seed (3 or more), budget in k (80 or 160): fresh_seed<seed>/fresh_<budget>k.md
+  local seed=$1 k=$2 look=$(($1 - 2)) earlier="" s confidence="" percent
+  local ordinal=("" "" second third fourth fifth sixth seventh eighth ninth tenth)
+  local tables=at_80k measure="over 2k-80k"
+  [ "$k" = 80 ] || { tables=at_160k measure="on the 158k + 160k checkpoints"; }
+  for ((s = 3; s < seed; s++)); do earlier+=" fresh_seed$s"; done
+  local heading="Seeds 0-$seed (the test: main against DDPG $measure):"
+  if ((look > 1)); then
+    confidence=$(awk -v n="$look" 'BEGIN { printf "%.5g", 1 - 0.05 / n }')
+    percent=$(awk -v n="$look" 'BEGIN { printf "%.5g", 100 * (1 - 0.05 / n) }')
+    heading="Seeds 0-$seed (the test, a ${ordinal[look]} look: main against DDPG $measure at $percent %, then 95 %):"
+  fi
+  {
+    echo "Seed $seed (the fresh pair):"; echo
+    "$tables" "fresh_seed$seed" $confidence
+    echo; echo "$heading"; echo
+    "$tables" ".$earlier fresh_seed$seed" $confidence
+  } > "$OUT/fresh_seed$seed/fresh_${k}k.md"
+}
+# seeds 3-5: run to 80k, then resumed to 160k (sessions 23-27); seed 6: to 80k (session 27)
+for seed in 3 4 5; do fresh_look "$seed" 80; fresh_look "$seed" 160; done
+fresh_look 6 80
