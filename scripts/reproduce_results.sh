@@ -436,8 +436,10 @@ fresh_pair_to 5 160 --ckpt_path last
 # look at the sessions 23 and 24 tests
 fresh_pair_to 6 80
 fresh_pair_to 6 160 --ckpt_path last
-# session 28: fresh seed 7 the same way, 0->80k (run as tau02_160k_*), the fifth look at the session-23 test
+# session 28: fresh seed 7 the same way, 0->80k (run as tau02_160k_*), and session 29 resumed it to 160k, the fifth
+# look at the sessions 23 and 24 tests
 fresh_pair_to 7 80
+fresh_pair_to 7 160 --ckpt_path last
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
