@@ -134,7 +134,7 @@ traffic_tables "$heading" heading_shift4_smooth001_traffic6_main 60 'heading_*' 
 # heading seeds 0-1 and the world-frame runs of the same config over the same 60k
 traffic_tables "$heading traffic_heading_ablations" heading_shift4_smooth001_traffic6_main 60 'heading_*' 'heading_*' \
   'shift4_*' 'smooth001_traffic6_*' > "$OUT/traffic_heading_ablations/traffic_heading_ablations_60k.md"
-# sessions 23-29: main against DDPG on fresh seeds, each a further look at the two tests written for fresh seed 3:
+# sessions 23-30: main against DDPG on fresh seeds, each a further look at the two tests written for fresh seed 3:
 # over 2k-80k (session 23; written for 160k, amended to 80k before any result past 30k was read) and on the 158k +
 # 160k checkpoints (session 24, by resuming both runs). Fresh seed N is a test's (N-2)th look, confirmed only at
 # 1 - 5 %/(N-2), the 5 % split over the looks. fresh_seedN/ keeps the pair's curves and its last two evaluations at
@@ -193,3 +193,5 @@ fresh_look() {  # seed (3 or more), budget in k (80 or 160): fresh_seed<seed>/fr
 }
 # seeds 3-7: run to 80k, then resumed to 160k (sessions 23-29)
 for seed in 3 4 5 6 7; do fresh_look "$seed" 80; fresh_look "$seed" 160; done
+# seed 8: to 80k (session 30)
+fresh_look 8 80
