@@ -191,7 +191,5 @@ fresh_look() {  # seed (3 or more), budget in k (80 or 160): fresh_seed<seed>/fr
     "$tables" ".$earlier fresh_seed$seed" $confidence
   } > "$OUT/fresh_seed$seed/fresh_${k}k.md"
 }
-# seeds 3-7: run to 80k, then resumed to 160k (sessions 23-29)
-for seed in 3 4 5 6 7; do fresh_look "$seed" 80; fresh_look "$seed" 160; done
-# seed 8: to 80k (session 30)
-fresh_look 8 80
+# seeds 3-8: run to 80k, then resumed to 160k (sessions 23-30)
+for seed in 3 4 5 6 7 8; do fresh_look "$seed" 80; fresh_look "$seed" 160; done

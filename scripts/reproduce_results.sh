@@ -441,8 +441,9 @@ fresh_pair_to 6 160 --ckpt_path last
 fresh_pair_to 7 80
 fresh_pair_to 7 160 --ckpt_path last
 # session 29: fresh seed 8 the same way, 0->80k (run as tau02_160k_*, stopped at 46k, and session 30 resumed it to
-# 80k), the sixth look at the session-23 test
+# 80k and then to 160k), the sixth look at the sessions 23 and 24 tests
 fresh_pair_to 8 80
+fresh_pair_to 8 160 --ckpt_path last
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
