@@ -419,31 +419,15 @@ fresh_pair_to() {  # seed, budget in k[, more fit args]: that seed of configs/ra
   [ "$k" != 160 ] || python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
     --ckpt $(ckpts env_steps=160000.ckpt "${pair[@]%% *}") > "$dir/value_bias_160k.md"
 }
-# session 23: main against DDPG at 80k on fresh seed 3 (the session ran the pair as tau02_160k_* to 160k and stopped
-# it after 80k, which trains as an 80k run does); session 24: the same two runs resumed to 160k, session 23's test as
-# first written, with the critic's bias at 160k
-fresh_pair_to 3 80
-fresh_pair_to 3 160 --ckpt_path last
-# session 25: fresh seed 4 the same way, 0->80k (the session ran the pair as tau02_160k_*, stopped it at 112k, and
-# session 26 resumed it to 160k), the second look at the sessions 23 and 24 tests
-fresh_pair_to 4 80
-fresh_pair_to 4 160 --ckpt_path last
-# session 26: fresh seed 5 the same way, 0->80k (the session ran the pair as tau02_160k_*, stopped it at 100k, and
-# session 27 resumed it to 160k), the third look at the sessions 23 and 24 tests
-fresh_pair_to 5 80
-fresh_pair_to 5 160 --ckpt_path last
-# session 27: fresh seed 6 the same way, 0->80k (run as tau02_160k_*), and session 28 resumed it to 160k, the fourth
-# look at the sessions 23 and 24 tests
-fresh_pair_to 6 80
-fresh_pair_to 6 160 --ckpt_path last
-# session 28: fresh seed 7 the same way, 0->80k (run as tau02_160k_*), and session 29 resumed it to 160k, the fifth
-# look at the sessions 23 and 24 tests
-fresh_pair_to 7 80
-fresh_pair_to 7 160 --ckpt_path last
-# session 29: fresh seed 8 the same way, 0->80k (run as tau02_160k_*, stopped at 46k, and session 30 resumed it to
-# 80k and then to 160k), the sixth look at the sessions 23 and 24 tests
-fresh_pair_to 8 80
-fresh_pair_to 8 160 --ckpt_path last
+# sessions 23-30: main against DDPG on fresh seeds 3-8, each pair 0->80k and then resumed to 160k; seed N is the
+# (N-2)th look at session 23's 2k-80k curve test and session 24's 158k + 160k test. The sessions ran each pair as
+# tau02_160k_* and stopped it at a checkpoint (seed 3 at 80k, 4 at 112k, 5 at 100k, 6 and 7 at 80k, 8 at 46k and
+# 80k) before resuming it, which trains as one run does: seed 3 in sessions 23-24, 4 in 25-26, 5 in 26-27, 6 in
+# 27-28, 7 in 28-29, 8 in 29-30
+for seed in 3 4 5 6 7 8; do
+  fresh_pair_to "$seed" 80
+  fresh_pair_to "$seed" 160 --ckpt_path last
+done
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
