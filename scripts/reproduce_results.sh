@@ -428,6 +428,25 @@ for seed in 3 4 5 6 7 8; do
   fresh_pair_to "$seed" 80
   fresh_pair_to "$seed" 160 --ckpt_path last
 done
+# session 31: DDPG without LayerNorm (every stability measure removed at once), seeds 0-2, 0->80k three at a time,
+# into no_stability/: the last two checkpoints, the critics' bias at 80k, the curves, and the report's validation
+# table and evaluation plot
+stripped=()
+for seed in 0 1 2; do
+  stripped+=("tau02_ablation_ddpg_no_layernorm_seed$seed --config configs/ablations/ddpg.yaml \
+--config configs/ablations/no_layernorm.yaml --seed_everything $seed")
+done
+mkdir -p "$OUT/no_stability" "$LOGS/no_stability_report"
+JOBS=3 train_all "--data.max_env_steps 80000" "${stripped[@]}"
+EVAL_OUT=$OUT/no_stability evaluate_last_two 80 "${stripped[@]}"
+python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
+  --ckpt $(ckpts env_steps=80000.ckpt "${stripped[@]%% *}") > "$OUT/no_stability/value_bias_80k.md"
+python scripts/export_curves.py "$LOGS" "$OUT/no_stability/curves" --runs "${stripped[@]%% *}"
+TRAINING_REPORT_RUNS="tau02_ablation_ddpg_no_layernorm_seed*" TRAINING_REPORT_LOGS="$PWD/$LOGS" \
+  TRAINING_REPORT_OUT="$PWD/$LOGS/no_stability_report" TRAINING_REPORT_BUDGET=80000 \
+  jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/no_stability_report/report.ipynb" \
+  notebooks/training_report.ipynb
+cp "$LOGS/no_stability_report/"{validation.md,eval.png} "$OUT/no_stability/"
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
