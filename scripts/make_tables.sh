@@ -199,18 +199,17 @@ for seed in 3 4 5 6 7 8; do fresh_look "$seed" 80; fresh_look "$seed" 160; done
 # 2k-80k curve and the 78k+80k checkpoints, at 97.5 % each), then the stripped config against each at 95 %
 # (descriptive, no test)
 use ". fresh_seed3 fresh_seed4 fresh_seed5 fresh_seed6 fresh_seed7 fresh_seed8 no_stability"
-stripped=(--runs 'tau02_main_seed*' 'tau02_ablation_no_layernorm_seed*' 'tau02_ablation_ddpg_seed*'
-  'tau02_ablation_ddpg_no_layernorm_seed*')
-final=(--pool 78k 80k --match '78k+80k_tau02_main*' '78k+80k_tau02_ablation_no_layernorm*' '78k+80k_tau02_ablation_ddpg*')
-{ python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 "${stripped[@]}"; echo
-  python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 "${stripped[@]}" --against tau02_main --window all \
-    --confidence 0.975; echo
-  python scripts/eval_table.py "${eval_dirs[@]}" "${final[@]}" --against 78k+80k_tau02_main --confidence 0.975; echo
+curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --runs 'tau02_main_seed*'
+  'tau02_ablation_no_layernorm_seed*' 'tau02_ablation_ddpg_seed*' 'tau02_ablation_ddpg_no_layernorm_seed*')
+final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78k+80k_tau02_main*'
+  '78k+80k_tau02_ablation_no_layernorm*' '78k+80k_tau02_ablation_ddpg*')
+{ "${curve[@]}"; echo
+  "${curve[@]}" --against tau02_main --window all --confidence 0.975; echo
+  "${final[@]}" --against 78k+80k_tau02_main --confidence 0.975; echo
   python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --per_seed --match '78k+80k_tau02_ablation_*no_layernorm*'
   echo; echo "Not fixed in advance (read after the tests): main against each over 41k-80k, 95 %:"; echo
-  python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 "${stripped[@]}" --against tau02_main; echo
+  "${curve[@]}" --against tau02_main; echo
   echo "Descriptive (fixed in advance, no test): the stripped config against each, 95 %:"; echo
-  python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 "${stripped[@]}" \
-    --against tau02_ablation_ddpg_no_layernorm --window all; echo
-  python scripts/eval_table.py "${eval_dirs[@]}" "${final[@]}" --against 78k+80k_tau02_ablation_ddpg_no_layernorm
+  "${curve[@]}" --against tau02_ablation_ddpg_no_layernorm --window all; echo
+  "${final[@]}" --against 78k+80k_tau02_ablation_ddpg_no_layernorm
 } > "$OUT/no_stability/no_stability_80k.md"
