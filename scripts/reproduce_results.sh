@@ -36,6 +36,12 @@ evaluate_last_two() {  # budget in k, then the runs: evaluate_all on their check
   local k=$1 step; shift
   for step in $((k - 2)) "$k"; do CKPT=env_steps=${step}000.ckpt evaluate_all "${step}k_" "$@"; done
 }
+report() {  # run-folder globs (one word), logs folder, output folder[, budget (default 80000)]: the report notebook
+  # executed headless, its tables and plots written to the output folder, the executed notebook beside them
+  mkdir -p "$3"
+  TRAINING_REPORT_RUNS=$1 TRAINING_REPORT_LOGS=$2 TRAINING_REPORT_OUT=$3 TRAINING_REPORT_BUDGET=${4:-80000} \
+    jupyter nbconvert --to notebook --execute --output "$3/report.ipynb" notebooks/training_report.ipynb
+}
 TAU01="--model.tau 0.01"  # the target networks' rate until session 7: every run below up to the tau array
 GAIN1="--model.layer_norm_gain 1.0"  # the feature LayerNorm's gain before session 4 (gain1_* and lr3e-4_* runs)
 OLD="$GAIN1 --model.critic_mlp_lr 3e-4 --model.actor_mlp_lr 3e-4"  # the heads' rate before session 3 (lr3e-4_*)
@@ -141,18 +147,12 @@ CKPT=env_steps=78000.ckpt evaluate_all 78k_ "${tau[@]}"
 # the learning curves, kept in the repository (lightning_logs/ does not outlive its machine)
 python scripts/export_curves.py "$LOGS" "$OUT/curves" --runs 'main_seed*' 'ablation_*' 'gain1_*' 'lr3e-4_*' \
   'classical_warmup*' 'tau*'
-mkdir -p "$LOGS/tau_report"
-TRAINING_REPORT_RUNS="tau02_main_seed* ablation_no_delay_seed2 tau005_* tau02_ablation_no_delay_seed0" \
-  TRAINING_REPORT_LOGS="$PWD/$LOGS" \
-  TRAINING_REPORT_OUT="$PWD/$LOGS/tau_report" TRAINING_REPORT_BUDGET=80000 \
-  jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/tau_report/report.ipynb" notebooks/training_report.ipynb
+report "tau02_main_seed* ablation_no_delay_seed2 tau005_* tau02_ablation_no_delay_seed0" "$PWD/$LOGS" \
+  "$PWD/$LOGS/tau_report"
 cp "$LOGS/tau_report/validation.md" "$OUT/validation_tau.md"
 cp "$LOGS/tau_report/eval.png" "$OUT/eval_tau.png"
 # session 8: configs/racetrack.yaml (tau 0.02) and its ablations at tau 0.02
-mkdir -p "$LOGS/tau02_report"
-TRAINING_REPORT_RUNS="tau02_main_seed* tau02_ablation*" TRAINING_REPORT_LOGS="$PWD/$LOGS" \
-  TRAINING_REPORT_OUT="$PWD/$LOGS/tau02_report" TRAINING_REPORT_BUDGET=80000 \
-  jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/tau02_report/report.ipynb" notebooks/training_report.ipynb
+report "tau02_main_seed* tau02_ablation*" "$PWD/$LOGS" "$PWD/$LOGS/tau02_report"
 cp "$LOGS/tau02_report/eval.png" "$OUT/eval_tau02.png"
 cp "$LOGS/tau02_report/validation.md" "$OUT/validation_tau02.md"
 # tables of sessions 2-6's runs, made from their logs (their curves were not kept)
@@ -195,12 +195,11 @@ python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 --ckp
 
 # plots (PNG) and tables (markdown) of the report notebook, at the 80k budget, and its same-budget table at
 # 40k and 20k
-export TRAINING_REPORT_RUNS="main_seed* ablation_* gain1_*"
-TRAINING_REPORT_LOGS=$PWD/$LOGS TRAINING_REPORT_OUT=$PWD/$OUT TRAINING_REPORT_BUDGET=80000 \
-  jupyter nbconvert --to notebook --execute --output /tmp/training_report.ipynb notebooks/training_report.ipynb
+main_report="main_seed* ablation_* gain1_*"
+report "$main_report" "$PWD/$LOGS" "$PWD/$LOGS/main_report"
+cp "$LOGS/main_report/"*.{png,md} "$OUT/"
 for budget in 40000 20000; do
-  TRAINING_REPORT_LOGS=$PWD/$LOGS TRAINING_REPORT_OUT=/tmp/report$budget TRAINING_REPORT_BUDGET=$budget \
-    jupyter nbconvert --to notebook --execute --output /tmp/training_report_$budget.ipynb notebooks/training_report.ipynb
+  report "$main_report" "$PWD/$LOGS" "/tmp/report$budget" "$budget"
   cp /tmp/report$budget/budget_metrics.md "$OUT/budget_metrics_$((budget / 1000))k.md"
 done
 
@@ -284,12 +283,8 @@ traffic_study() {  # run name prefix, overlay, output folder[, more fit args for
   done
   python scripts/collision_report.py --config configs/racetrack.yaml --config "$OVERLAY" --classical \
     --ckpt "${both[@]}" > "$EVAL_OUT/collisions_78k_80k.md"
-  local report=$PWD/$LOGS/${prefix}_report
-  mkdir -p "$report"
-  TRAINING_REPORT_RUNS="${prefix}_*" TRAINING_REPORT_LOGS="$PWD/$EVAL_OUT/curves" TRAINING_REPORT_OUT="$report" \
-    TRAINING_REPORT_BUDGET=80000 jupyter nbconvert --to notebook --execute --output "$report/report.ipynb" \
-    notebooks/training_report.ipynb
-  cp "$report/eval.png" "$EVAL_OUT/eval.png"
+  report "${prefix}_*" "$PWD/$EVAL_OUT/curves" "$PWD/$LOGS/${prefix}_report"
+  cp "$LOGS/${prefix}_report/eval.png" "$EVAL_OUT/eval.png"
   unset OVERLAY EVAL_OUT
 }
 # session 13: the racetrack with traffic, 6 IDM vehicles (configs/overlays/racetrack_traffic.yaml), kept in
@@ -436,16 +431,13 @@ for seed in 0 1 2; do
   stripped+=("tau02_ablation_ddpg_no_layernorm_seed$seed --config configs/ablations/ddpg.yaml \
 --config configs/ablations/no_layernorm.yaml --seed_everything $seed")
 done
-mkdir -p "$OUT/no_stability" "$LOGS/no_stability_report"
+mkdir -p "$OUT/no_stability"
 JOBS=3 train_all "--data.max_env_steps 80000" "${stripped[@]}"
 EVAL_OUT=$OUT/no_stability evaluate_last_two 80 "${stripped[@]}"
 python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
   --ckpt $(ckpts env_steps=80000.ckpt "${stripped[@]%% *}") > "$OUT/no_stability/value_bias_80k.md"
 python scripts/export_curves.py "$LOGS" "$OUT/no_stability/curves" --runs "${stripped[@]%% *}"
-TRAINING_REPORT_RUNS="tau02_ablation_ddpg_no_layernorm_seed*" TRAINING_REPORT_LOGS="$PWD/$LOGS" \
-  TRAINING_REPORT_OUT="$PWD/$LOGS/no_stability_report" TRAINING_REPORT_BUDGET=80000 \
-  jupyter nbconvert --to notebook --execute --output "$PWD/$LOGS/no_stability_report/report.ipynb" \
-  notebooks/training_report.ipynb
+report "tau02_ablation_ddpg_no_layernorm_seed*" "$PWD/$LOGS" "$PWD/$LOGS/no_stability_report"
 cp "$LOGS/no_stability_report/"{validation.md,eval.png} "$OUT/no_stability/"
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
