@@ -213,3 +213,28 @@ final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78
   "${curve[@]}" --against tau02_ablation_ddpg_no_layernorm --window all; echo
   "${final[@]}" --against 78k+80k_tau02_ablation_ddpg_no_layernorm
 } > "$OUT/no_stability/no_stability_80k.md"
+
+# session 32: the stripped config on fresh seeds 3-5, against main (seeds 0-8). First the two tests fixed in
+# docs/TUNING_LOG.md on the fresh seeds only (T3: the 41k-80k curve, T4: the 78k+80k checkpoints, 97.5 % each), then,
+# not the verdict, the whole curve on the fresh seeds and all three measures over stripped seeds 0-5 pooled
+fresh_vs_main() {  # results folders (one word): the curves, then main against the stripped config on each measure
+  use "$1"
+  local curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --runs 'tau02_main_seed*'
+    'tau02_ablation_ddpg_no_layernorm_seed*')
+  "${curve[@]}"; echo
+  "${curve[@]}" --against tau02_main --confidence 0.975; echo
+  python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78k+80k_tau02_main*' \
+    '78k+80k_tau02_ablation_ddpg_no_layernorm*' --against 78k+80k_tau02_main --confidence 0.975; echo
+  "${curve[@]}" --against tau02_main --window all --confidence 0.975
+}
+main_folders=". fresh_seed3 fresh_seed4 fresh_seed5 fresh_seed6 fresh_seed7 fresh_seed8"
+{ echo "Seeds 3-5 of the stripped config (the tests: T3 on the 41k-80k curve, T4 on the 78k+80k checkpoints; the"
+  echo "2k-80k curve after them is reported, not tested):"; echo
+  fresh_vs_main "$main_folders no_stability_fresh"; echo
+  use "$main_folders no_stability_fresh"
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget 30000 --runs 'tau02_main_seed*' \
+    'tau02_ablation_ddpg_no_layernorm_seed*'; echo
+  python scripts/eval_table.py "$OUT/no_stability_fresh" --pool 78k 80k --per_seed; echo
+  echo "Seeds 0-5 of the stripped config pooled (reported, not the verdict):"; echo
+  fresh_vs_main "$main_folders no_stability no_stability_fresh"
+} > "$OUT/no_stability_fresh/no_stability_fresh_80k.md"

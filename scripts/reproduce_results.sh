@@ -439,6 +439,20 @@ python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
 python scripts/export_curves.py "$LOGS" "$OUT/no_stability/curves" --runs "${stripped[@]%% *}"
 report "tau02_ablation_ddpg_no_layernorm_seed*" "$PWD/$LOGS" "$PWD/$LOGS/no_stability_report"
 cp "$LOGS/no_stability_report/"{validation.md,eval.png} "$OUT/no_stability/"
+# session 32: the same stripped config on fresh seeds 3-5, the same way, into no_stability_fresh/
+stripped=()
+for seed in 3 4 5; do
+  stripped+=("tau02_ablation_ddpg_no_layernorm_seed$seed --config configs/ablations/ddpg.yaml \
+--config configs/ablations/no_layernorm.yaml --seed_everything $seed")
+done
+mkdir -p "$OUT/no_stability_fresh"
+JOBS=3 train_all "--data.max_env_steps 80000" "${stripped[@]}"
+EVAL_OUT=$OUT/no_stability_fresh evaluate_last_two 80 "${stripped[@]}"
+python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
+  --ckpt $(ckpts env_steps=80000.ckpt "${stripped[@]%% *}") > "$OUT/no_stability_fresh/value_bias_80k.md"
+python scripts/export_curves.py "$LOGS" "$OUT/no_stability_fresh/curves" --runs "${stripped[@]%% *}"
+report "tau02_ablation_ddpg_no_layernorm_seed[345]" "$PWD/$LOGS" "$PWD/$LOGS/no_stability_fresh_report"
+cp "$LOGS/no_stability_fresh_report/"{validation.md,eval.png} "$OUT/no_stability_fresh/"
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
