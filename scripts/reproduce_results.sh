@@ -423,36 +423,26 @@ for seed in 3 4 5 6 7 8; do
   fresh_pair_to "$seed" 80
   fresh_pair_to "$seed" 160 --ckpt_path last
 done
-# session 31: DDPG without LayerNorm (every stability measure removed at once), seeds 0-2, 0->80k three at a time,
-# into no_stability/: the last two checkpoints, the critics' bias at 80k, the curves, and the report's validation
-# table and evaluation plot
-stripped=()
-for seed in 0 1 2; do
-  stripped+=("tau02_ablation_ddpg_no_layernorm_seed$seed --config configs/ablations/ddpg.yaml \
+stripped_study() {  # results folder under OUT, then seeds: DDPG without LayerNorm (every stability measure removed at
+  # once), 0->80k three at a time, into that folder: the last two checkpoints, the critics' bias at 80k, the curves,
+  # and the report's validation table and evaluation plot
+  local folder=$1 seed runs=(); shift
+  for seed in "$@"; do
+    runs+=("tau02_ablation_ddpg_no_layernorm_seed$seed --config configs/ablations/ddpg.yaml \
 --config configs/ablations/no_layernorm.yaml --seed_everything $seed")
-done
-mkdir -p "$OUT/no_stability"
-JOBS=3 train_all "--data.max_env_steps 80000" "${stripped[@]}"
-EVAL_OUT=$OUT/no_stability evaluate_last_two 80 "${stripped[@]}"
-python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
-  --ckpt $(ckpts env_steps=80000.ckpt "${stripped[@]%% *}") > "$OUT/no_stability/value_bias_80k.md"
-python scripts/export_curves.py "$LOGS" "$OUT/no_stability/curves" --runs "${stripped[@]%% *}"
-report "tau02_ablation_ddpg_no_layernorm_seed*" "$PWD/$LOGS" "$PWD/$LOGS/no_stability_report"
-cp "$LOGS/no_stability_report/"{validation.md,eval.png} "$OUT/no_stability/"
-# session 32: the same stripped config on fresh seeds 3-5, the same way, into no_stability_fresh/
-stripped=()
-for seed in 3 4 5; do
-  stripped+=("tau02_ablation_ddpg_no_layernorm_seed$seed --config configs/ablations/ddpg.yaml \
---config configs/ablations/no_layernorm.yaml --seed_everything $seed")
-done
-mkdir -p "$OUT/no_stability_fresh"
-JOBS=3 train_all "--data.max_env_steps 80000" "${stripped[@]}"
-EVAL_OUT=$OUT/no_stability_fresh evaluate_last_two 80 "${stripped[@]}"
-python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
-  --ckpt $(ckpts env_steps=80000.ckpt "${stripped[@]%% *}") > "$OUT/no_stability_fresh/value_bias_80k.md"
-python scripts/export_curves.py "$LOGS" "$OUT/no_stability_fresh/curves" --runs "${stripped[@]%% *}"
-report "tau02_ablation_ddpg_no_layernorm_seed[345]" "$PWD/$LOGS" "$PWD/$LOGS/no_stability_fresh_report"
-cp "$LOGS/no_stability_fresh_report/"{validation.md,eval.png} "$OUT/no_stability_fresh/"
+  done
+  mkdir -p "$OUT/$folder"
+  JOBS=3 train_all "--data.max_env_steps 80000" "${runs[@]}"
+  EVAL_OUT=$OUT/$folder evaluate_last_two 80 "${runs[@]}"
+  python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
+    --ckpt $(ckpts env_steps=80000.ckpt "${runs[@]%% *}") > "$OUT/$folder/value_bias_80k.md"
+  python scripts/export_curves.py "$LOGS" "$OUT/$folder/curves" --runs "${runs[@]%% *}"
+  local seeds; seeds=$(printf %s "$@")
+  report "tau02_ablation_ddpg_no_layernorm_seed[$seeds]" "$PWD/$LOGS" "$PWD/$LOGS/${folder}_report"
+  cp "$LOGS/${folder}_report/"{validation.md,eval.png} "$OUT/$folder/"
+}
+stripped_study no_stability 0 1 2  # session 31
+stripped_study no_stability_fresh 3 4 5  # session 32: fresh seeds for the tests session 31's runs suggested
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
