@@ -198,7 +198,8 @@ for seed in 3 4 5 6 7 8; do fresh_look "$seed" 80; fresh_look "$seed" 160; done
 # 0-8), no LayerNorm (0-2) and DDPG (0-8). First the two tests fixed in docs/TUNING_LOG.md (main against each, on the
 # 2k-80k curve and the 78k+80k checkpoints, at 97.5 % each), then the stripped config against each at 95 %
 # (descriptive, no test)
-use ". fresh_seed3 fresh_seed4 fresh_seed5 fresh_seed6 fresh_seed7 fresh_seed8 no_stability"
+main_folders=". fresh_seed3 fresh_seed4 fresh_seed5 fresh_seed6 fresh_seed7 fresh_seed8"  # main seeds 0-8 at 80k
+use "$main_folders no_stability"
 curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --runs 'tau02_main_seed*'
   'tau02_ablation_no_layernorm_seed*' 'tau02_ablation_ddpg_seed*' 'tau02_ablation_ddpg_no_layernorm_seed*')
 final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78k+80k_tau02_main*'
@@ -217,23 +218,21 @@ final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78
 # session 32: the stripped config on fresh seeds 3-5, against main (seeds 0-8). First the two tests fixed in
 # docs/TUNING_LOG.md on the fresh seeds only (T3: the 41k-80k curve, T4: the 78k+80k checkpoints, 97.5 % each), then,
 # not the verdict, the whole curve on the fresh seeds and all three measures over stripped seeds 0-5 pooled
+main_and_stripped=(--runs 'tau02_main_seed*' 'tau02_ablation_ddpg_no_layernorm_seed*')
 fresh_vs_main() {  # results folders (one word): the curves, then main against the stripped config on each measure
   use "$1"
-  local curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --runs 'tau02_main_seed*'
-    'tau02_ablation_ddpg_no_layernorm_seed*')
+  local curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 "${main_and_stripped[@]}")
   "${curve[@]}"; echo
   "${curve[@]}" --against tau02_main --confidence 0.975; echo
   python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78k+80k_tau02_main*' \
     '78k+80k_tau02_ablation_ddpg_no_layernorm*' --against 78k+80k_tau02_main --confidence 0.975; echo
   "${curve[@]}" --against tau02_main --window all --confidence 0.975
 }
-main_folders=". fresh_seed3 fresh_seed4 fresh_seed5 fresh_seed6 fresh_seed7 fresh_seed8"
 { echo "Seeds 3-5 of the stripped config (the tests: T3 on the 41k-80k curve, T4 on the 78k+80k checkpoints; the"
   echo "2k-80k curve after them is reported, not tested):"; echo
   fresh_vs_main "$main_folders no_stability_fresh"; echo
   use "$main_folders no_stability_fresh"
-  python scripts/curve_table.py "${curve_dirs[@]}" --budget 30000 --runs 'tau02_main_seed*' \
-    'tau02_ablation_ddpg_no_layernorm_seed*'; echo
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget 30000 "${main_and_stripped[@]}"; echo
   python scripts/eval_table.py "$OUT/no_stability_fresh" --pool 78k 80k --per_seed; echo
   echo "Seeds 0-5 of the stripped config pooled (reported, not the verdict):"; echo
   fresh_vs_main "$main_folders no_stability no_stability_fresh"

@@ -431,14 +431,14 @@ stripped_study() {  # results folder under OUT, then seeds: DDPG without LayerNo
     runs+=("tau02_ablation_ddpg_no_layernorm_seed$seed --config configs/ablations/ddpg.yaml \
 --config configs/ablations/no_layernorm.yaml --seed_everything $seed")
   done
+  local names=("${runs[@]%% *}")
   mkdir -p "$OUT/$folder"
   JOBS=3 train_all "--data.max_env_steps 80000" "${runs[@]}"
   EVAL_OUT=$OUT/$folder evaluate_last_two 80 "${runs[@]}"
   python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
-    --ckpt $(ckpts env_steps=80000.ckpt "${runs[@]%% *}") > "$OUT/$folder/value_bias_80k.md"
-  python scripts/export_curves.py "$LOGS" "$OUT/$folder/curves" --runs "${runs[@]%% *}"
-  local seeds; seeds=$(printf %s "$@")
-  report "tau02_ablation_ddpg_no_layernorm_seed[$seeds]" "$PWD/$LOGS" "$PWD/$LOGS/${folder}_report"
+    --ckpt $(ckpts env_steps=80000.ckpt "${names[@]}") > "$OUT/$folder/value_bias_80k.md"
+  python scripts/export_curves.py "$LOGS" "$OUT/$folder/curves" --runs "${names[@]}"
+  report "${names[*]}" "$PWD/$LOGS" "$PWD/$LOGS/${folder}_report"  # the notebook splits its run globs on spaces
   cp "$LOGS/${folder}_report/"{validation.md,eval.png} "$OUT/$folder/"
 }
 stripped_study no_stability 0 1 2  # session 31
