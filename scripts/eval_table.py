@@ -10,7 +10,8 @@ Files are grouped by name with the `_seedN` suffix removed; a group's runs are i
 every run evaluated as both `A_NAME` and `B_NAME`, a run `A+B_NAME` holding all of their episodes: one checkpoint
 is a snapshot, and neighbouring checkpoints of the same run can differ by hundreds of return. `--pool` may be
 given more than once. `--per_seed` keeps every run its own row (how each run changed between two budgets), and
-`--match` keeps only the rows whose name matches one of its globs. Several folders are read as one; a file in more
+`--match` keeps only the runs whose name, or whose group's name, matches one of its globs
+(`'80k_main_seed[3-5]'` picks seeds). Several folders are read as one; a file in more
 than one of them (the baselines of one env) must be the same in each.
 """
 
@@ -73,9 +74,10 @@ def load_groups(folders: list[str], pools: list[list[str]] | None = None, per_se
                 runs[f"{'+'.join(pool_prefixes)}_{name}"] = pool([runs[f"{p}_{name}"] for p in pool_prefixes])
     groups: dict[str, list[dict]] = defaultdict(list)
     for name, result in runs.items():
-        groups[name if per_seed else re.sub(r"_seed\d+$", "", name)].append(result)
-    return {name: results for name, results in groups.items()
-            if not match or any(fnmatch.fnmatchcase(name, pattern) for pattern in match)}  # fmt: skip
+        group = name if per_seed else re.sub(r"_seed\d+$", "", name)
+        if not match or any(fnmatch.fnmatchcase(n, pattern) for pattern in match for n in (name, group)):
+            groups[group].append(result)
+    return dict(groups)
 
 
 def metrics_table(groups: dict[str, list[dict]]) -> list[str]:
@@ -102,7 +104,8 @@ def main() -> None:
     parser.add_argument("--pool", nargs="+", action="append", metavar="PREFIX",
                         help="pool each run's evaluations under these prefixes (repeatable)")
     parser.add_argument("--per_seed", action="store_true", help="one row per run instead of one per group of seeds")
-    parser.add_argument("--match", nargs="+", metavar="GLOB", help="only the rows whose name matches a glob")
+    parser.add_argument("--match", nargs="+", metavar="GLOB",
+                        help="only the runs whose name or group name matches a glob")
     add_confidence_option(parser)
     args = parser.parse_args()
     if any(len(prefixes) < 2 for prefixes in args.pool or []):

@@ -423,14 +423,12 @@ for seed in 3 4 5 6 7 8; do
   fresh_pair_to "$seed" 80
   fresh_pair_to "$seed" 160 --ckpt_path last
 done
-stripped_study() {  # results folder under OUT, then seeds: DDPG without LayerNorm (every stability measure removed at
-  # once), 0->80k three at a time, into that folder: the last two checkpoints, the critics' bias at 80k, the curves,
-  # and the report's validation table and evaluation plot
-  local folder=$1 seed runs=(); shift
-  for seed in "$@"; do
-    runs+=("tau02_ablation_ddpg_no_layernorm_seed$seed --config configs/ablations/ddpg.yaml \
---config configs/ablations/no_layernorm.yaml --seed_everything $seed")
-  done
+ablation_study() {  # results folder under OUT, run name (seed appended), the ablation's configs (one word), then
+  # seeds: that ablation of configs/racetrack.yaml, 0->80k three at a time, into that folder: the last two
+  # checkpoints, the critics' bias at 80k, the curves, and the report's validation table and evaluation plot
+  local folder=$1 name=$2 configs=$3 seed config args runs=(); shift 3
+  for config in $configs; do args+="--config $config "; done
+  for seed in "$@"; do runs+=("$name$seed $args--seed_everything $seed"); done
   local names=("${runs[@]%% *}")
   mkdir -p "$OUT/$folder"
   JOBS=3 train_all "--data.max_env_steps 80000" "${runs[@]}"
@@ -441,8 +439,13 @@ stripped_study() {  # results folder under OUT, then seeds: DDPG without LayerNo
   report "${names[*]}" "$PWD/$LOGS" "$PWD/$LOGS/${folder}_report"  # the notebook splits its run globs on spaces
   cp "$LOGS/${folder}_report/"{validation.md,eval.png} "$OUT/$folder/"
 }
-stripped_study no_stability 0 1 2  # session 31
-stripped_study no_stability_fresh 3 4 5  # session 32: fresh seeds for the tests session 31's runs suggested
+# DDPG without LayerNorm: every stability measure removed at once
+STRIPPED="configs/ablations/ddpg.yaml configs/ablations/no_layernorm.yaml"
+ablation_study no_stability tau02_ablation_ddpg_no_layernorm_seed "$STRIPPED" 0 1 2  # session 31
+# session 32: fresh seeds for the tests session 31's runs suggested
+ablation_study no_stability_fresh tau02_ablation_ddpg_no_layernorm_seed "$STRIPPED" 3 4 5
+# session 33: no LayerNorm on fresh seeds, the test of session 10's final-policy lead
+ablation_study no_layernorm_fresh tau02_ablation_no_layernorm_seed configs/ablations/no_layernorm.yaml 3 4 5
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"

@@ -72,6 +72,10 @@ def test_per_seed_rows_show_how_each_run_changed_between_two_pooled_budgets(tmp_
                     "158k+160k_ddpg_seed2": ["1", "800 ± 100 (episodes)"]}  # fmt: skip
     grouped = table(tmp_path, "--pool", "158k", "160k", "--match", "158k+160k_*").stdout.splitlines()
     assert grouped[2].startswith("| 158k+160k_ddpg | 2 | 1200 ± 400 |")  # without --per_seed the seeds pool
+    # a glob with a seed picks runs: the group keeps its name and has only those seeds
+    fresh = table(tmp_path, "--pool", "158k", "160k", "--match", "158k+160k_ddpg_seed[2-9]", "80k_main").stdout
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:3] for line in fresh.splitlines()[2:]}
+    assert rows == {"158k+160k_ddpg": ["1", "800 ± 100 (episodes)"], "80k_main": ["1", "1650 ± 10 (episodes)"]}
     nothing = table(tmp_path, "--match", "tau02_*")
     assert nothing.returncode != 0 and nothing.stderr.strip() == f"error: no evaluations under {tmp_path} match tau02_*"
 
