@@ -218,22 +218,49 @@ final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78
 # session 32: the stripped config on fresh seeds 3-5, against main (seeds 0-8). First the two tests fixed in
 # docs/TUNING_LOG.md on the fresh seeds only (T3: the 41k-80k curve, T4: the 78k+80k checkpoints, 97.5 % each), then,
 # not the verdict, the whole curve on the fresh seeds and all three measures over stripped seeds 0-5 pooled
-main_and_stripped=(--runs 'tau02_main_seed*' 'tau02_ablation_ddpg_no_layernorm_seed*')
-fresh_vs_main() {  # results folders (one word): the curves, then main against the stripped config on each measure
+versus() {  # results folders (one word), the group compared against, the confidence, then the other groups' run
+  # globs: the curves, then that group against each over 41k-80k, on the 78k+80k checkpoints, and over 2k-80k
   use "$1"
-  local curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 "${main_and_stripped[@]}")
+  local against=$2 confidence=$3 others=("${@:4}")
+  local curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --runs "${against}_seed*" "${others[@]}")
   "${curve[@]}"; echo
-  "${curve[@]}" --against tau02_main --confidence 0.975; echo
-  python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78k+80k_tau02_main*' \
-    '78k+80k_tau02_ablation_ddpg_no_layernorm*' --against 78k+80k_tau02_main --confidence 0.975; echo
-  "${curve[@]}" --against tau02_main --window all --confidence 0.975
+  "${curve[@]}" --against "$against" --confidence "$confidence"; echo
+  python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match "78k+80k_${against}_seed*" \
+    "${others[@]/#/78k+80k_}" --against "78k+80k_$against" --confidence "$confidence"; echo
+  "${curve[@]}" --against "$against" --window all --confidence "$confidence"
 }
+stripped='tau02_ablation_ddpg_no_layernorm_seed*'
 { echo "Seeds 3-5 of the stripped config (the tests: T3 on the 41k-80k curve, T4 on the 78k+80k checkpoints; the"
   echo "2k-80k curve after them is reported, not tested):"; echo
-  fresh_vs_main "$main_folders no_stability_fresh"; echo
+  versus "$main_folders no_stability_fresh" tau02_main 0.975 "$stripped"; echo
   use "$main_folders no_stability_fresh"
-  python scripts/curve_table.py "${curve_dirs[@]}" --budget 30000 "${main_and_stripped[@]}"; echo
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget 30000 --runs 'tau02_main_seed*' "$stripped"; echo
   python scripts/eval_table.py "$OUT/no_stability_fresh" --pool 78k 80k --per_seed; echo
   echo "Seeds 0-5 of the stripped config pooled (reported, not the verdict):"; echo
-  fresh_vs_main "$main_folders no_stability no_stability_fresh"
+  versus "$main_folders no_stability no_stability_fresh" tau02_main 0.975 "$stripped"
 } > "$OUT/no_stability_fresh/no_stability_fresh_80k.md"
+
+# session 33: no LayerNorm on fresh seeds 3-5, against main (seeds 0-8): the test fixed in docs/TUNING_LOG.md (T5: the
+# 78k+80k checkpoints, 95 %) among the other measures, then, not the verdict: the 80k checkpoint, no LayerNorm's seeds
+# 0-5 pooled, and no LayerNorm against the stripped config
+fresh_no_ln='tau02_ablation_no_layernorm_seed[3-5]*'
+{ echo "Seeds 3-5 of no LayerNorm (the test, T5, is the 78k+80k table; the curves are reported, not tested):"; echo
+  versus "$main_folders no_layernorm_fresh" tau02_main 0.95 "$fresh_no_ln"; echo
+  python scripts/eval_table.py "${eval_dirs[@]}" --match '80k_tau02_main_seed*' "80k_$fresh_no_ln" \
+    --against 80k_tau02_main; echo
+  python scripts/eval_table.py "$OUT/no_layernorm_fresh" --pool 78k 80k --per_seed; echo
+  echo "Seeds 0-5 of no LayerNorm pooled (reported, not the verdict):"; echo
+  versus "$main_folders no_layernorm_fresh" tau02_main 0.95 'tau02_ablation_no_layernorm_seed*'; echo
+  echo "No LayerNorm against the stripped config, seeds 3-5 of each, then 0-5 of each (reported, not tested):"; echo
+  versus "no_stability_fresh no_layernorm_fresh" tau02_ablation_no_layernorm 0.95 "$stripped"; echo
+  versus ". no_stability no_stability_fresh no_layernorm_fresh" tau02_ablation_no_layernorm 0.95 "$stripped"
+} > "$OUT/no_layernorm_fresh/no_layernorm_fresh_80k.md"
+# ... and the same runs resumed to 120k (T6: main against them over 82k-120k, 95 %, on main's kept curves to 160k),
+# then no LayerNorm's earlier run past 80k (seed 1) over the same window, and the three runs' 118k+120k checkpoints
+use "$main_folders no_layernorm_fresh"
+past=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 120000 --learning_starts 80000)
+{ "${past[@]}" --runs 'tau02_main_seed*' "$fresh_no_ln"; echo
+  "${past[@]}" --runs 'tau02_main_seed*' "$fresh_no_ln" --against tau02_main --window all; echo
+  "${past[@]}" --runs 'tau02_ablation_no_layernorm_seed1*'; echo
+  python scripts/eval_table.py "$OUT/no_layernorm_fresh" --pool 118k 120k --per_seed --match '1*'
+} > "$OUT/no_layernorm_fresh/no_layernorm_fresh_120k.md"
