@@ -255,12 +255,21 @@ fresh_no_ln='tau02_ablation_no_layernorm_seed[3-5]*'
   versus "no_stability_fresh no_layernorm_fresh" tau02_ablation_no_layernorm 0.95 "$stripped"; echo
   versus ". no_stability no_stability_fresh no_layernorm_fresh" tau02_ablation_no_layernorm 0.95 "$stripped"
 } > "$OUT/no_layernorm_fresh/no_layernorm_fresh_80k.md"
-# ... and the same runs resumed to 120k (T6: main against them over 82k-120k, 95 %, on main's kept curves to 160k),
-# then no LayerNorm's earlier run past 80k (seed 1) over the same window, and the three runs' 118k+120k checkpoints
-use "$main_folders no_layernorm_fresh"
-past=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 120000 --learning_starts 80000)
-{ "${past[@]}" --runs 'tau02_main_seed*' "$fresh_no_ln"; echo
+# ... and the same runs resumed to 120k, then 160k (T6: main against them over 82k-120k on main's kept curves; T7: on
+# the 158k+160k checkpoints; 95 % each)
+past_budget() {  # budget in k: main against the fresh runs over the 40k before it, no LayerNorm's one earlier run past
+  # 80k (seed 1) over the same window, then the fresh runs' last two checkpoints
+  local k=$1
+  local past=(python scripts/curve_table.py "${curve_dirs[@]}" --budget "${k}000" --learning_starts "$((k - 40))000")
+  "${past[@]}" --runs 'tau02_main_seed*' "$fresh_no_ln"; echo
   "${past[@]}" --runs 'tau02_main_seed*' "$fresh_no_ln" --against tau02_main --window all; echo
   "${past[@]}" --runs 'tau02_ablation_no_layernorm_seed1*'; echo
-  python scripts/eval_table.py "$OUT/no_layernorm_fresh" --pool 118k 120k --per_seed --match '1*'
-} > "$OUT/no_layernorm_fresh/no_layernorm_fresh_120k.md"
+  python scripts/eval_table.py "$OUT/no_layernorm_fresh" --pool "$((k - 2))k" "${k}k" --per_seed \
+    --match "$((k - 2))k_*" "${k}k_*" "$((k - 2))k+${k}k_*"
+}
+use "$main_folders no_layernorm_fresh"
+past_budget 120 > "$OUT/no_layernorm_fresh/no_layernorm_fresh_120k.md"
+{ past_budget 160; echo
+  python scripts/eval_table.py "${eval_dirs[@]}" --pool 158k 160k --match '158k+160k_tau02_main_seed*' \
+    "158k+160k_$fresh_no_ln" --against 158k+160k_tau02_main
+} > "$OUT/no_layernorm_fresh/no_layernorm_fresh_160k.md"

@@ -446,18 +446,25 @@ ablation_study no_stability tau02_ablation_ddpg_no_layernorm_seed "$STRIPPED" 0 
 ablation_study no_stability_fresh tau02_ablation_ddpg_no_layernorm_seed "$STRIPPED" 3 4 5
 # session 33: no LayerNorm on fresh seeds, the test of session 10's final-policy lead
 ablation_study no_layernorm_fresh tau02_ablation_no_layernorm_seed configs/ablations/no_layernorm.yaml 3 4 5
-# ... then resumed to 120k, their last two checkpoints evaluated, the curves exported again (to 120k) and the report's
-# validation table and evaluation plot to 120k kept beside the 80k ones
+resume_fresh() {  # results folder under OUT, budget in k, then the runs: each resumed from its last checkpoint to the
+  # budget, its last two checkpoints evaluated, the curves exported again (to the budget), and the report's validation
+  # table and evaluation plot to the budget kept beside the earlier ones
+  local folder=$1 k=$2; shift 2
+  local report_dir=$LOGS/${folder}_${k}k_report
+  JOBS=3 train_all "--data.max_env_steps ${k}000 --ckpt_path last" "$@"
+  EVAL_OUT=$OUT/$folder evaluate_last_two "$k" "$@"
+  python scripts/export_curves.py "$LOGS" "$OUT/$folder/curves" --runs "${@%% *}"
+  report "${*%% *}" "$PWD/$LOGS" "$PWD/$report_dir" "${k}000"
+  cp "$report_dir/validation.md" "$OUT/$folder/validation_${k}k.md"
+  cp "$report_dir/eval.png" "$OUT/$folder/eval_${k}k.png"
+}
+# ... then resumed to 120k and on to 160k (session 33)
 runs=()
 for seed in 3 4 5; do
   runs+=("tau02_ablation_no_layernorm_seed$seed --config configs/ablations/no_layernorm.yaml --seed_everything $seed")
 done
-JOBS=3 train_all "--data.max_env_steps 120000 --ckpt_path last" "${runs[@]}"
-EVAL_OUT=$OUT/no_layernorm_fresh evaluate_last_two 120 "${runs[@]}"
-python scripts/export_curves.py "$LOGS" "$OUT/no_layernorm_fresh/curves" --runs "${runs[@]%% *}"
-report "${runs[*]%% *}" "$PWD/$LOGS" "$PWD/$LOGS/no_layernorm_fresh_120k_report" 120000
-cp "$LOGS/no_layernorm_fresh_120k_report/validation.md" "$OUT/no_layernorm_fresh/validation_120k.md"
-cp "$LOGS/no_layernorm_fresh_120k_report/eval.png" "$OUT/no_layernorm_fresh/eval_120k.png"
+resume_fresh no_layernorm_fresh 120 "${runs[@]}"
+resume_fresh no_layernorm_fresh 160 "${runs[@]}"
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
