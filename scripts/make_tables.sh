@@ -244,11 +244,16 @@ stripped='tau02_ablation_ddpg_no_layernorm_seed*'
 # 78k+80k checkpoints, 95 %) among the other measures, then, not the verdict: the 80k checkpoint, no LayerNorm's seeds
 # 0-5 pooled, and no LayerNorm against the stripped config
 fresh_no_ln='tau02_ablation_no_layernorm_seed[3-5]*'
+last_two() {  # budget in k: the fresh runs' checkpoints at k-2 and k, per run, and the two pooled
+  local k=$1
+  python scripts/eval_table.py "$OUT/no_layernorm_fresh" --pool "$((k - 2))k" "${k}k" --per_seed \
+    --match "$((k - 2))k_*" "${k}k_*" "$((k - 2))k+${k}k_*"
+}
 { echo "Seeds 3-5 of no LayerNorm (the test, T5, is the 78k+80k table; the curves are reported, not tested):"; echo
   versus "$main_folders no_layernorm_fresh" tau02_main 0.95 "$fresh_no_ln"; echo
   python scripts/eval_table.py "${eval_dirs[@]}" --match '80k_tau02_main_seed*' "80k_$fresh_no_ln" \
     --against 80k_tau02_main; echo
-  python scripts/eval_table.py "$OUT/no_layernorm_fresh" --pool 78k 80k --per_seed; echo
+  last_two 80; echo
   echo "Seeds 0-5 of no LayerNorm pooled (reported, not the verdict):"; echo
   versus "$main_folders no_layernorm_fresh" tau02_main 0.95 'tau02_ablation_no_layernorm_seed*'; echo
   echo "No LayerNorm against the stripped config, seeds 3-5 of each, then 0-5 of each (reported, not tested):"; echo
@@ -264,8 +269,7 @@ past_budget() {  # budget in k: main against the fresh runs over the 40k before 
   "${past[@]}" --runs 'tau02_main_seed*' "$fresh_no_ln"; echo
   "${past[@]}" --runs 'tau02_main_seed*' "$fresh_no_ln" --against tau02_main --window all; echo
   "${past[@]}" --runs 'tau02_ablation_no_layernorm_seed1*'; echo
-  python scripts/eval_table.py "$OUT/no_layernorm_fresh" --pool "$((k - 2))k" "${k}k" --per_seed \
-    --match "$((k - 2))k_*" "${k}k_*" "$((k - 2))k+${k}k_*"
+  last_two "$k"
 }
 use "$main_folders no_layernorm_fresh"
 past_budget 120 > "$OUT/no_layernorm_fresh/no_layernorm_fresh_120k.md"
