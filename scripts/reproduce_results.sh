@@ -423,12 +423,18 @@ for seed in 3 4 5 6 7 8; do
   fresh_pair_to "$seed" 80
   fresh_pair_to "$seed" 160 --ckpt_path last
 done
-ablation_study() {  # results folder under OUT, run name (seed appended), the ablation's configs (one word), then
-  # seeds: that ablation of configs/racetrack.yaml, 0->80k three at a time, into that folder: the last two
-  # checkpoints, the critics' bias at 80k, the curves, and the report's validation table and evaluation plot
-  local folder=$1 name=$2 configs=$3 seed config args runs=(); shift 3
+ablation_runs() {  # run name (seed appended), the ablation's configs (one word), then seeds: sets runs to one
+  # "name args" per seed
+  local name=$1 configs=$2 seed config args=""; shift 2
   for config in $configs; do args+="--config $config "; done
+  runs=()
   for seed in "$@"; do runs+=("$name$seed $args--seed_everything $seed"); done
+}
+ablation_study() {  # results folder under OUT, then ablation_runs' args: that ablation of configs/racetrack.yaml,
+  # 0->80k three at a time, into that folder: the last two checkpoints, the critics' bias at 80k, the curves, and the
+  # report's validation table and evaluation plot
+  local folder=$1 runs; shift
+  ablation_runs "$@"
   local names=("${runs[@]%% *}")
   mkdir -p "$OUT/$folder"
   JOBS=3 train_all "--data.max_env_steps 80000" "${runs[@]}"
@@ -459,10 +465,7 @@ resume_fresh() {  # results folder under OUT, budget in k, then the runs: each r
   cp "$report_dir/eval.png" "$OUT/$folder/eval_${k}k.png"
 }
 # ... then resumed to 120k and on to 160k (session 33)
-runs=()
-for seed in 3 4 5; do
-  runs+=("tau02_ablation_no_layernorm_seed$seed --config configs/ablations/no_layernorm.yaml --seed_everything $seed")
-done
+ablation_runs tau02_ablation_no_layernorm_seed configs/ablations/no_layernorm.yaml 3 4 5
 resume_fresh no_layernorm_fresh 120 "${runs[@]}"
 resume_fresh no_layernorm_fresh 160 "${runs[@]}"
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
