@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from math import comb
 from pathlib import Path
 from statistics import NormalDist
 
@@ -257,6 +258,30 @@ def seeds_to_resolve(a: Iterable[float], b: Iterable[float], confidence: float =
         return float("inf")
     z = NormalDist().inv_cdf((1 + confidence) / 2) + NormalDist().inv_cdf(power)
     return float(max(2, np.ceil(z**2 * variance / diff**2)))
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a rate seen k times in n runs: how often something happens, e.g. a
+    collapse, when n is a handful of seeds and a normal approximation would say 0 % or go below it."""
+    if not 0 <= k <= n or n < 1:
+        raise ValueError(f"clopper_pearson needs 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    tail = (1 - confidence) / 2
+
+    def at_least(j: int, p: float) -> float:  # P(X >= j) for X ~ Binomial(n, p): rises with p
+        return sum(comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(j, n + 1))
+
+    def solve(j: int, target: float) -> float:  # the p where P(X >= j) = target, by bisection to 1e-18
+        low, high = 0.0, 1.0
+        for _ in range(60):
+            mid = (low + high) / 2
+            low, high = (mid, high) if at_least(j, mid) < target else (low, mid)
+        return (low + high) / 2
+
+    lower = 0.0 if k == 0 else solve(k, tail)  # P(X >= k) = tail
+    upper = 1.0 if k == n else solve(k + 1, 1 - tail)  # P(X <= k) = 1 - P(X >= k + 1) = tail
+    return lower, upper
 
 
 def _format_seeds(n: float) -> str:

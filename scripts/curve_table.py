@@ -5,12 +5,15 @@
     python scripts/curve_table.py lightning_logs --budget 80000 --against main --window all  # whole curves
     python scripts/curve_table.py docs/results/curves --budget 80000               # kept curves (export_curves.py)
     python scripts/curve_table.py docs/results/curves docs/results/early_30k/curves --budget 30000  # runs of both
+    python scripts/curve_table.py lightning_logs --budget 160000 --learning_starts 40000 --collapse_below 0
 
 Per group of runs (folder name without `_seedN`), mean ± std over its runs of: the mean eval return
 over (learning starts, budget] (the area under the learning curve), the same over the second half, the
 env steps to a return of 500, and how many second-half evaluations fell below 1000. With --against, the
 second-half means (or with --window all, the whole-curve means: speed and final level in one number) of
-each group against the named one's: difference, bootstrap interval and P(improvement).
+each group against the named one's: difference, bootstrap interval and P(improvement). With --collapse_below,
+how many runs of each group had an evaluation below that return in (learning starts, budget], with an exact
+interval of the rate: how often a config collapses, which a mean over few seeds hides.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 
 from lightning_td3.analysis import (
     add_confidence_option,
+    clopper_pearson,
     comparison_table,
     env_step_series,
     env_steps_to_reach,
@@ -49,6 +53,29 @@ def run_row(run_dir: Path, budget: float, learning_starts: float) -> list[float]
             reach if reach <= budget else float("nan"), dips]  # fmt: skip
 
 
+def first_below(run_dir: Path, threshold: float, learning_starts: float, budget: float) -> float:
+    """Env steps of the run's first evaluation below `threshold` in (learning_starts, budget]; NaN if none."""
+    series = env_step_series(load_scalars(run_dir), TAG, budget)
+    if series is None:
+        return float("nan")
+    env, values = series
+    below = env[(env > learning_starts) & (env <= budget + 0.5) & (values < threshold)]
+    return float(below[0]) if below.size else float("nan")
+
+
+def collapse_table(runs: dict[str, list[float]], threshold: float, start_k: float, confidence: float) -> list[str]:
+    """Markdown rows from each group's `first_below` per run."""
+    lines = [f"| runs | n | runs with an evaluation < {threshold:g} after {start_k:g}k "
+             f"| {100 * confidence:g} % interval of the rate (Clopper–Pearson) | first such evaluation |",
+             "|---|---:|---:|---:|---|"]  # fmt: skip
+    for group, firsts in sorted(runs.items()):
+        k = int(np.isfinite(firsts).sum())
+        low, high = clopper_pearson(k, len(firsts), confidence)
+        when = ", ".join(f"{x / 1000:.0f}k" for x in sorted(x for x in firsts if np.isfinite(x))) or "–"
+        lines.append(f"| {group} | {len(firsts)} | {k} | [{100 * low:.0f} %, {100 * high:.0f} %] | {when} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logs", nargs="*", default=["lightning_logs"], help="folders of runs or kept curves")
@@ -58,9 +85,14 @@ def main() -> None:
     parser.add_argument("--against", help="compare this group's mean (over --window) with every other group's")
     parser.add_argument("--window", choices=("second_half", "all"), default="second_half",
                         help="the evaluations --against compares: the second half of the budget, or all of it")
+    parser.add_argument("--collapse_below", type=float,
+                        help="count each group's runs with an evaluation below this return instead")
     add_confidence_option(parser)
     args = parser.parse_args()
+    if args.against and args.collapse_below is not None:
+        raise SystemExit("error: --against and --collapse_below make different tables; give one")
     groups: dict[str, list[list[float]]] = defaultdict(list)
+    firsts: dict[str, list[float]] = defaultdict(list)
     runs = [(name, run) for logs in args.logs for name, run in find_runs(logs, args.runs)]
     names = [name for name, _ in runs]
     if twice := sorted({name for name in names if names.count(name) > 1}):
@@ -68,11 +100,17 @@ def main() -> None:
     for name, run in runs:
         row = run_row(run, args.budget, args.learning_starts)
         if np.isfinite(row[0]):  # the run reached the budget
-            groups[re.sub(r"_seed\d+$", "", name)].append(row)
+            group = re.sub(r"_seed\d+$", "", name)
+            groups[group].append(row)
+            if args.collapse_below is not None:
+                firsts[group].append(first_below(run, args.collapse_below, args.learning_starts, args.budget))
     if not groups:
         raise SystemExit(f"error: no run under {', '.join(args.logs)} matching {args.runs} "
                          f"reached {args.budget:.0f} env steps")
     half = (args.learning_starts + args.budget) / 2 / 1000
+    if args.collapse_below is not None:
+        print("\n".join(collapse_table(firsts, args.collapse_below, args.learning_starts / 1000, args.confidence)))
+        return
     if args.against:
         if args.against not in groups:
             raise SystemExit(f"error: no run of '{args.against}' reached {args.budget:.0f} env steps "

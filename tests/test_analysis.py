@@ -1,9 +1,12 @@
+import math
+
 import numpy as np
 import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 from lightning_td3.analysis import (
     bootstrap_difference_ci,
+    clopper_pearson,
     env_steps_to_reach,
     final_value,
     format_mean_std,
@@ -107,6 +110,26 @@ def test_bootstrap_difference_ci_separates_distinct_groups_and_not_overlapping_o
     assert bootstrap_difference_ci([1, 5, 9], [2], seed=3) == bootstrap_difference_ci([1, 5, 9], [2], seed=3)
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_difference_ci([1], [2], confidence=1.5)
+
+
+def test_clopper_pearson_covers_the_true_rate_at_least_as_often_as_it_promises():
+    # the closed forms at the ends: none of 9 runs collapsed, or all 3 did
+    assert clopper_pearson(0, 9) == (0.0, pytest.approx(1 - 0.025 ** (1 / 9), abs=1e-12))  # 0.336
+    assert clopper_pearson(3, 3) == (pytest.approx(0.025 ** (1 / 3), abs=1e-12), 1.0)  # 0.292
+    # 2 of 6 (scipy.stats.beta.ppf(0.025, 2, 5) and .ppf(0.975, 3, 4))
+    assert clopper_pearson(2, 6) == pytest.approx((0.0432718682927417, 0.7772219044964879), abs=1e-12)
+    # exact coverage (no simulation): summed over every count k a run of n seeds can give, the probability that
+    # the interval from k holds the true rate p is at least the confidence, for any p
+    for n in (3, 6, 9):
+        intervals = [clopper_pearson(k, n) for k in range(n + 1)]
+        for p in np.linspace(0.01, 0.99, 99):
+            pmf = [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
+            assert sum(w for w, (low, high) in zip(pmf, intervals, strict=True) if low <= p <= high) >= 0.95 - 1e-12
+    assert clopper_pearson(1, 6, confidence=0.5)[1] < clopper_pearson(1, 6)[1]  # looser confidence, tighter interval
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        clopper_pearson(4, 3)
+    with pytest.raises(ValueError, match="confidence"):
+        clopper_pearson(1, 3, confidence=0.0)
 
 
 def test_seeds_to_resolve_gives_the_power_it_promises():

@@ -180,6 +180,30 @@ def test_curve_table_compares_second_halves_against_the_named_group(tmp_path):
     assert missing.stderr.strip() == "error: no run of 'mian' reached 10000 env steps (groups: ablation, main)"
 
 
+def test_curve_table_counts_the_runs_that_collapsed_with_an_exact_interval(tmp_path):
+    curve_script = SCRIPT.with_name("curve_table.py")
+    # evaluations at 4k, 6k, 8k, 10k env steps; the window is (4k, 10k]
+    write_run(tmp_path, "main_seed0", [-20.0, 1200.0, 1400.0, 1600.0])  # below 0 only at 4k: before the window
+    write_run(tmp_path, "main_seed1", [400.0, 800.0, 1200.0, 1400.0])
+    write_run(tmp_path, "ablation_seed0", [900.0, -21.0, -22.0, 1200.0])  # collapsed at 6k, recovered
+    write_run(tmp_path, "ablation_seed1", [900.0, 1400.0, 1000.0, -5.0])  # at 10k, the budget
+    write_run(tmp_path, "ablation_seed2", [900.0, 1400.0, 1000.0, 0.0])  # 0 is not below 0
+    args = [sys.executable, str(curve_script), str(tmp_path), "--budget", "10000", "--learning_starts", "4000",
+            "--collapse_below", "0"]  # fmt: skip
+    out = subprocess.run(args, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "| runs | n | runs with an evaluation < 0 after 4k | 95 % interval of the rate (Clopper–Pearson) "
+        "| first such evaluation |",
+        "|---|---:|---:|---:|---|",
+        "| ablation | 3 | 2 | [9 %, 99 %] | 6k, 10k |",  # 1 - 0.025^(1/3) = 0.992; lower: P(X >= 2 | 0.094) = 0.025
+        "| main | 2 | 0 | [0 %, 84 %] | – |",  # 1 - 0.025^(1/2) = 0.842
+    ]
+    both = subprocess.run([*args, "--against", "main"], capture_output=True, text=True)
+    assert both.returncode != 0
+    assert both.stderr.strip() == "error: --against and --collapse_below make different tables; give one"
+
+
 def test_curve_table_pools_the_runs_of_several_folders(tmp_path):
     """Fresh seeds kept in their own folder join the earlier seeds' group; a run in two folders is an error."""
     curve_script = SCRIPT.with_name("curve_table.py")
