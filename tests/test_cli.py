@@ -103,12 +103,18 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
 
 
 def test_resume_with_last_finds_the_newest_run(tmp_path):
-    first = run_cli(tmp_path, *fit_args("again", "--data.max_env_steps", "60"))
+    # keep only the last checkpoint, plus the first at or past each multiple of 50 env steps (for evaluation)
+    keep = ["--checkpoint.keep_last", "1", "--checkpoint.keep_every", "50"]
+    first = run_cli(tmp_path, *fit_args("again", "--data.max_env_steps", "60", *keep))
     assert first.returncode == 0, first.stderr[-3000:]
-    second = run_cli(tmp_path, *fit_args("again", "--data.max_env_steps", "100", "--ckpt_path", "last"))
+    second = run_cli(tmp_path, *fit_args("again", "--data.max_env_steps", "100", "--ckpt_path", "last", *keep))
     assert second.returncode == 0, second.stderr[-3000:]
-    _, worker = _final_state(tmp_path / "lightning_logs/again/version_0/checkpoints/last.ckpt")
+    ckpt_dir = tmp_path / "lightning_logs/again/version_0/checkpoints"
+    _, worker = _final_state(ckpt_dir / "last.ckpt")
     assert worker["env_steps"] == 100
+    # 50 kept through the resume without its replay; 60 (the first run's end) pruned once 100 was written
+    assert sorted(p.name for p in ckpt_dir.iterdir()) == [
+        "env_steps=100.ckpt", "env_steps=100.replay", "env_steps=50.ckpt", "last.ckpt"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -117,6 +123,7 @@ def test_resume_with_last_finds_the_newest_run(tmp_path):
         (["--model.polcy_delay", "3"], "unrecognized arguments: --model.polcy_delay"),
         (["--data.batch_size", "abc"], 'Parser key "data.batch_size"'),
         (["--data.batch_size", "0"], "batch_size must be >= 1, got 0"),
+        (["--checkpoint.keep_every", "0"], "keep_every must be >= 1 env steps, got 0"),
         (["--data.learning_starts", "500"], "learning_starts (500) must be <= max_env_steps (100)"),
         (["--data.env_kwargs", "{bogus: 1}"], "unexpected keyword argument 'bogus'"),
         (["--model.tau", "0"], "tau must be in (0, 1]"),

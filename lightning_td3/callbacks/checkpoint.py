@@ -1,5 +1,9 @@
 """Checkpoints every N env steps, each with its replay sidecar, keeping the last K plus `last.ckpt`.
 
+With `keep_every: M`, the first checkpoint at or past each multiple of M env steps is kept too (without its
+replay sidecar, which is hundreds of MB): the policies at a budget stay evaluable after a run goes past it.
+Which ones those are is read from the files on disk, so a resumed run keeps the same ones.
+
 Written files are atomic (temp file, then rename): a run killed mid-write leaves the previous
 checkpoint intact. The sidecar is written before the checkpoint that references it.
 
@@ -34,6 +38,7 @@ class EnvStepCheckpoint(ModelCheckpoint):
         self,
         every_n_env_steps: int = 10_000,
         keep_last: int = 2,
+        keep_every: int | None = None,
         dirpath: str | None = None,
         save_replay: bool = True,
     ) -> None:
@@ -41,9 +46,12 @@ class EnvStepCheckpoint(ModelCheckpoint):
             raise ValueError(f"every_n_env_steps must be >= 1, got {every_n_env_steps}")
         if keep_last < 1:
             raise ValueError(f"keep_last must be >= 1, got {keep_last}")
+        if keep_every is not None and keep_every < 1:
+            raise ValueError(f"keep_every must be >= 1 env steps, got {keep_every}")
         super().__init__(dirpath=dirpath, save_last=True, save_top_k=-1, every_n_train_steps=0)
         self.every_n_env_steps = every_n_env_steps
         self.keep_last = keep_last
+        self.keep_every = keep_every
         self.save_replay = save_replay
         self._next_save: int | None = None
 
@@ -91,8 +99,13 @@ class EnvStepCheckpoint(ModelCheckpoint):
         saved = sorted(
             (int(m.group(1)), p) for p in dirpath.iterdir() if (m := _NAME.match(p.name)) is not None
         )
+        milestones: dict[int, int] = {}  # multiple of keep_every -> the first checkpoint at or past it
+        for steps, _ in saved:
+            if self.keep_every is not None and steps >= self.keep_every:
+                milestones.setdefault(steps // self.keep_every, steps)
         for steps, old in saved[: -self.keep_last]:
-            old.unlink(missing_ok=True)
+            if steps not in milestones.values():
+                old.unlink(missing_ok=True)
             for sidecar in dirpath.glob(f"env_steps={steps}.*replay"):
                 sidecar.unlink(missing_ok=True)
 
