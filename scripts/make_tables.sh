@@ -244,9 +244,9 @@ stripped='tau02_ablation_ddpg_no_layernorm_seed*'
 # 78k+80k checkpoints, 95 %) among the other measures, then, not the verdict: the 80k checkpoint, no LayerNorm's seeds
 # 0-5 pooled, and no LayerNorm against the stripped config
 fresh_no_ln='tau02_ablation_no_layernorm_seed[3-5]*'
-last_two() {  # budget in k: the fresh runs' checkpoints at k-2 and k, per run, and the two pooled
-  local k=$1
-  python scripts/eval_table.py "$OUT/no_layernorm_fresh" --pool "$((k - 2))k" "${k}k" --per_seed \
+last_two() {  # budget in k[, results folder]: the fresh runs' checkpoints at k-2 and k, per run, and the two pooled
+  local k=$1 folder=${2:-no_layernorm_fresh}
+  python scripts/eval_table.py "$OUT/$folder" --pool "$((k - 2))k" "${k}k" --per_seed \
     --match "$((k - 2))k_*" "${k}k_*" "$((k - 2))k+${k}k_*"
 }
 { echo "Seeds 3-5 of no LayerNorm (the test, T5, is the 78k+80k table; the curves are reported, not tested):"; echo
@@ -277,3 +277,44 @@ past_budget 120 > "$OUT/no_layernorm_fresh/no_layernorm_fresh_120k.md"
   python scripts/eval_table.py "${eval_dirs[@]}" --pool 158k 160k --match '158k+160k_tau02_main_seed*' \
     "158k+160k_$fresh_no_ln" --against 158k+160k_tau02_main
 } > "$OUT/no_layernorm_fresh/no_layernorm_fresh_160k.md"
+
+# session 34: no LayerNorm on three more fresh seeds, 6-8, 0->160k, against main (seeds 0-8): the tests fixed in
+# docs/TUNING_LOG.md (T8': the 41k-80k curve, T9: the 82k-160k curve, T10: the 158k+160k checkpoints; 95 % each),
+# then, not the verdict, seeds 3-8 pooled, and the collapse count (an evaluation below 0 after 40k) with its exact interval
+fresh2='tau02_ablation_no_layernorm_seed[6-8]*'
+pooled='tau02_ablation_no_layernorm_seed[3-8]*'
+both="$main_folders no_layernorm_fresh no_layernorm_seeds6to8"
+final160() {  # the other groups' run glob: main against it on the 158k+160k checkpoints (eval folders of the last use)
+  python scripts/eval_table.py "${eval_dirs[@]}" --pool 158k 160k --match '158k+160k_tau02_main_seed*' \
+    "158k+160k_$1" --against 158k+160k_tau02_main
+}
+curves80() {  # results folders (one word), the no-LayerNorm runs' glob: the curves to 80k, main against them over
+  # 41k-80k and over 2k-80k
+  use "$1"
+  local curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --runs 'tau02_main_seed*' "$2")
+  "${curve[@]}"; echo
+  "${curve[@]}" --against tau02_main; echo
+  "${curve[@]}" --against tau02_main --window all
+}
+{ echo "Seeds 6-8 of no LayerNorm (T8' is the 41k-80k comparison; their 78k and 80k checkpoints were pruned before"
+  echo "they were evaluated, see docs/TUNING_LOG.md):"; echo
+  curves80 "$main_folders no_layernorm_seeds6to8" "$fresh2"; echo
+  echo "Seeds 3-8 pooled (reported, not the verdict):"; echo
+  curves80 "$both" "$pooled"
+} > "$OUT/no_layernorm_seeds6to8/no_layernorm_seeds6to8_80k.md"
+{ echo "Seeds 6-8 past the budget (T9 is the 82k-160k comparison, T10 the 158k+160k one):"; echo
+  use "$main_folders no_layernorm_seeds6to8"
+  past=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 160000 --learning_starts 80000)
+  "${past[@]}" --runs 'tau02_main_seed*' "$fresh2"; echo
+  "${past[@]}" --runs 'tau02_main_seed*' "$fresh2" --against tau02_main --window all; echo
+  last_two 160 no_layernorm_seeds6to8; echo
+  final160 "$fresh2"; echo
+  echo "Seeds 3-8 pooled (reported, not the verdict):"; echo
+  use "$both"
+  past=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 160000 --learning_starts 80000)
+  "${past[@]}" --runs 'tau02_main_seed*' "$pooled" --against tau02_main --window all; echo
+  final160 "$pooled"; echo
+  echo "How often a run collapses (descriptive, fixed in advance):"; echo
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget 160000 --learning_starts 40000 --collapse_below 0 \
+    --runs 'tau02_main_seed*' "$pooled"
+} > "$OUT/no_layernorm_seeds6to8/no_layernorm_seeds6to8_160k.md"

@@ -468,6 +468,18 @@ resume_fresh() {  # results folder under OUT, budget in k, then the runs: each r
 ablation_runs tau02_ablation_no_layernorm_seed configs/ablations/no_layernorm.yaml 3 4 5
 resume_fresh no_layernorm_fresh 120 "${runs[@]}"
 resume_fresh no_layernorm_fresh 160 "${runs[@]}"
+# session 34: no LayerNorm on seeds 6-8, 0->160k in one leg (its 78k/80k checkpoints were pruned by keep_last, so the
+# 80k comparison is on the curve); the last two checkpoints at 160k, the critics' bias at 160k, the curves and the report
+ablation_runs tau02_ablation_no_layernorm_seed configs/ablations/no_layernorm.yaml 6 7 8
+mkdir -p "$OUT/no_layernorm_seeds6to8"
+JOBS=3 train_all "--data.max_env_steps 160000" "${runs[@]}"
+EVAL_OUT=$OUT/no_layernorm_seeds6to8 evaluate_last_two 160 "${runs[@]}"
+python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
+  --ckpt $(ckpts env_steps=160000.ckpt "${runs[@]%% *}") > "$OUT/no_layernorm_seeds6to8/value_bias_160k.md"
+python scripts/export_curves.py "$LOGS" "$OUT/no_layernorm_seeds6to8/curves" --runs "${runs[@]%% *}"
+report "${runs[*]%% *}" "$PWD/$LOGS" "$PWD/$LOGS/no_layernorm_seeds6to8_report" 160000
+cp "$LOGS/no_layernorm_seeds6to8_report/validation.md" "$OUT/no_layernorm_seeds6to8/validation_160k.md"
+cp "$LOGS/no_layernorm_seeds6to8_report/eval.png" "$OUT/no_layernorm_seeds6to8/eval_160k.png"
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
