@@ -273,9 +273,12 @@ past_budget() {  # budget in k: main against the fresh runs over the 40k before 
 }
 use "$main_folders no_layernorm_fresh"
 past_budget 120 > "$OUT/no_layernorm_fresh/no_layernorm_fresh_120k.md"
-{ past_budget 160; echo
+final160() {  # the other groups' run glob: main against it on the 158k+160k checkpoints (eval folders of the last use)
   python scripts/eval_table.py "${eval_dirs[@]}" --pool 158k 160k --match '158k+160k_tau02_main_seed*' \
-    "158k+160k_$fresh_no_ln" --against 158k+160k_tau02_main
+    "158k+160k_$1" --against 158k+160k_tau02_main
+}
+{ past_budget 160; echo
+  final160 "$fresh_no_ln"
 } > "$OUT/no_layernorm_fresh/no_layernorm_fresh_160k.md"
 
 # session 34: no LayerNorm on three more fresh seeds, 6-8, 0->160k, against main (seeds 0-8): the tests fixed in
@@ -284,10 +287,6 @@ past_budget 120 > "$OUT/no_layernorm_fresh/no_layernorm_fresh_120k.md"
 fresh2='tau02_ablation_no_layernorm_seed[6-8]*'
 pooled='tau02_ablation_no_layernorm_seed[3-8]*'
 both="$main_folders no_layernorm_fresh no_layernorm_seeds6to8"
-final160() {  # the other groups' run glob: main against it on the 158k+160k checkpoints (eval folders of the last use)
-  python scripts/eval_table.py "${eval_dirs[@]}" --pool 158k 160k --match '158k+160k_tau02_main_seed*' \
-    "158k+160k_$1" --against 158k+160k_tau02_main
-}
 curves80() {  # results folders (one word), the no-LayerNorm runs' glob: the curves to 80k, main against them over
   # 41k-80k and over 2k-80k
   use "$1"
