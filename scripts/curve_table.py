@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import re
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
@@ -38,10 +37,10 @@ from lightning_td3.analysis import (
 )
 
 TAG = "eval/return_mean"
+Scalars = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
-def run_row(run_dir: Path, budget: float, learning_starts: float) -> list[float]:
-    scalars = load_scalars(run_dir)
+def run_row(scalars: Scalars, budget: float, learning_starts: float) -> list[float]:
     half = (learning_starts + budget) / 2
     series = env_step_series(scalars, TAG, budget)
     dips = float("nan")
@@ -53,9 +52,9 @@ def run_row(run_dir: Path, budget: float, learning_starts: float) -> list[float]
             reach if reach <= budget else float("nan"), dips]  # fmt: skip
 
 
-def first_below(run_dir: Path, threshold: float, learning_starts: float, budget: float) -> float:
+def first_below(scalars: Scalars, threshold: float, learning_starts: float, budget: float) -> float:
     """Env steps of the run's first evaluation below `threshold` in (learning_starts, budget]; NaN if none."""
-    series = env_step_series(load_scalars(run_dir), TAG, budget)
+    series = env_step_series(scalars, TAG, budget)
     if series is None:
         return float("nan")
     env, values = series
@@ -98,12 +97,13 @@ def main() -> None:
     if twice := sorted({name for name in names if names.count(name) > 1}):
         raise SystemExit(f"error: run {twice[0]} is in more than one of {', '.join(args.logs)}")
     for name, run in runs:
-        row = run_row(run, args.budget, args.learning_starts)
+        scalars = load_scalars(run)
+        row = run_row(scalars, args.budget, args.learning_starts)
         if np.isfinite(row[0]):  # the run reached the budget
             group = re.sub(r"_seed\d+$", "", name)
             groups[group].append(row)
             if args.collapse_below is not None:
-                firsts[group].append(first_below(run, args.collapse_below, args.learning_starts, args.budget))
+                firsts[group].append(first_below(scalars, args.collapse_below, args.learning_starts, args.budget))
     if not groups:
         raise SystemExit(f"error: no run under {', '.join(args.logs)} matching {args.runs} "
                          f"reached {args.budget:.0f} env steps")
