@@ -326,13 +326,24 @@ def add_confidence_option(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def series_between(
+    scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, start: float, stop: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The tag's (env steps, values) logged after `start` and up to `stop` env steps; None if the run stopped
+    short of `stop` (see `env_step_series`)."""
+    series = env_step_series(scalars, tag, stop)
+    if series is None:
+        return None
+    env, values = series
+    inside = (env > start) & (env <= stop + 0.5)
+    return env[inside], values[inside]
+
+
 def mean_between(scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, start: float, stop: float) -> float:
     """Mean of the tag's values logged after `start` and up to `stop` env steps: with eval returns, the
     area under the learning curve, which counts speed and stability, not just the last checkpoint.
     NaN if the run stopped short of `stop` or logged nothing in between."""
-    series = env_step_series(scalars, tag, stop)
-    if series is None:
+    series = series_between(scalars, tag, start, stop)
+    if series is None or series[1].size == 0:
         return float("nan")
-    env, values = series
-    inside = values[(env > start) & (env <= stop + 0.5)]
-    return float(inside.mean()) if inside.size else float("nan")
+    return float(series[1].mean())

@@ -28,12 +28,12 @@ from lightning_td3.analysis import (
     add_confidence_option,
     clopper_pearson,
     comparison_table,
-    env_step_series,
     env_steps_to_reach,
     find_runs,
     load_scalars,
     mean_between,
     mean_std,
+    series_between,
 )
 
 TAG = "eval/return_mean"
@@ -42,11 +42,8 @@ Scalars = dict[str, tuple[np.ndarray, np.ndarray]]
 
 def run_row(scalars: Scalars, budget: float, learning_starts: float) -> list[float]:
     half = (learning_starts + budget) / 2
-    series = env_step_series(scalars, TAG, budget)
-    dips = float("nan")
-    if series is not None:
-        env, values = series
-        dips = float(((env > half) & (env <= budget + 0.5) & (values < 1000)).sum())
+    second_half = series_between(scalars, TAG, half, budget)
+    dips = float("nan") if second_half is None else float((second_half[1] < 1000).sum())
     reach = env_steps_to_reach(scalars, TAG, 500)
     return [mean_between(scalars, TAG, learning_starts, budget), mean_between(scalars, TAG, half, budget),
             reach if reach <= budget else float("nan"), dips]  # fmt: skip
@@ -54,11 +51,11 @@ def run_row(scalars: Scalars, budget: float, learning_starts: float) -> list[flo
 
 def first_below(scalars: Scalars, threshold: float, learning_starts: float, budget: float) -> float:
     """Env steps of the run's first evaluation below `threshold` in (learning_starts, budget]; NaN if none."""
-    series = env_step_series(scalars, TAG, budget)
+    series = series_between(scalars, TAG, learning_starts, budget)
     if series is None:
         return float("nan")
     env, values = series
-    below = env[(env > learning_starts) & (env <= budget + 0.5) & (values < threshold)]
+    below = env[values < threshold]
     return float(below[0]) if below.size else float("nan")
 
 
