@@ -430,20 +430,29 @@ ablation_runs() {  # run name (seed appended), the ablation's configs (one word)
   runs=()
   for seed in "$@"; do runs+=("$name$seed $args--seed_everything $seed"); done
 }
+keep_report() {  # results folder under OUT, budget in k, then the run names: the report notebook to the budget, its
+  # validation table and evaluation plot kept in the folder (validation.md and eval.png at 80k, the ablation studies'
+  # budget, as sessions 31-33 named them; validation_Kk.md and eval_Kk.png at any other)
+  local folder=$1 k=$2 suffix=""; shift 2
+  [ "$k" = 80 ] || suffix=_${k}k
+  local report_dir=$LOGS/${folder}${suffix}_report
+  report "$*" "$PWD/$LOGS" "$PWD/$report_dir" "${k}000"  # the notebook splits its run globs on spaces
+  cp "$report_dir/validation.md" "$OUT/$folder/validation$suffix.md"
+  cp "$report_dir/eval.png" "$OUT/$folder/eval$suffix.png"
+}
 ablation_study() {  # results folder under OUT, then ablation_runs' args: that ablation of configs/racetrack.yaml,
-  # 0->80k three at a time, into that folder: the last two checkpoints, the critics' bias at 80k, the curves, and the
-  # report's validation table and evaluation plot
-  local folder=$1 runs; shift
+  # 0->K k env steps (K default 80) three at a time, into that folder: the last two checkpoints, the critics' bias at
+  # the budget, the curves, and the report's validation table and evaluation plot
+  local folder=$1 k=${K:-80} runs; shift
   ablation_runs "$@"
   local names=("${runs[@]%% *}")
   mkdir -p "$OUT/$folder"
-  JOBS=3 train_all "--data.max_env_steps 80000" "${runs[@]}"
-  EVAL_OUT=$OUT/$folder evaluate_last_two 80 "${runs[@]}"
+  JOBS=3 train_all "--data.max_env_steps ${k}000" "${runs[@]}"
+  EVAL_OUT=$OUT/$folder evaluate_last_two "$k" "${runs[@]}"
   python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
-    --ckpt $(ckpts env_steps=80000.ckpt "${names[@]}") > "$OUT/$folder/value_bias_80k.md"
+    --ckpt $(ckpts "env_steps=${k}000.ckpt" "${names[@]}") > "$OUT/$folder/value_bias_${k}k.md"
   python scripts/export_curves.py "$LOGS" "$OUT/$folder/curves" --runs "${names[@]}"
-  report "${names[*]}" "$PWD/$LOGS" "$PWD/$LOGS/${folder}_report"  # the notebook splits its run globs on spaces
-  cp "$LOGS/${folder}_report/"{validation.md,eval.png} "$OUT/$folder/"
+  keep_report "$folder" "$k" "${names[@]}"
 }
 # DDPG without LayerNorm: every stability measure removed at once
 STRIPPED="configs/ablations/ddpg.yaml configs/ablations/no_layernorm.yaml"
@@ -456,30 +465,18 @@ resume_fresh() {  # results folder under OUT, budget in k, then the runs: each r
   # budget, its last two checkpoints evaluated, the curves exported again (to the budget), and the report's validation
   # table and evaluation plot to the budget kept beside the earlier ones
   local folder=$1 k=$2; shift 2
-  local report_dir=$LOGS/${folder}_${k}k_report
   JOBS=3 train_all "--data.max_env_steps ${k}000 --ckpt_path last" "$@"
   EVAL_OUT=$OUT/$folder evaluate_last_two "$k" "$@"
   python scripts/export_curves.py "$LOGS" "$OUT/$folder/curves" --runs "${@%% *}"
-  report "${*%% *}" "$PWD/$LOGS" "$PWD/$report_dir" "${k}000"
-  cp "$report_dir/validation.md" "$OUT/$folder/validation_${k}k.md"
-  cp "$report_dir/eval.png" "$OUT/$folder/eval_${k}k.png"
+  keep_report "$folder" "$k" "${@%% *}"
 }
 # ... then resumed to 120k and on to 160k (session 33)
 ablation_runs tau02_ablation_no_layernorm_seed configs/ablations/no_layernorm.yaml 3 4 5
 resume_fresh no_layernorm_fresh 120 "${runs[@]}"
 resume_fresh no_layernorm_fresh 160 "${runs[@]}"
 # session 34: no LayerNorm on seeds 6-8, 0->160k in one leg (its 78k/80k checkpoints were pruned by keep_last, so the
-# 80k comparison is on the curve); the last two checkpoints at 160k, the critics' bias at 160k, the curves and the report
-ablation_runs tau02_ablation_no_layernorm_seed configs/ablations/no_layernorm.yaml 6 7 8
-mkdir -p "$OUT/no_layernorm_seeds6to8"
-JOBS=3 train_all "--data.max_env_steps 160000" "${runs[@]}"
-EVAL_OUT=$OUT/no_layernorm_seeds6to8 evaluate_last_two 160 "${runs[@]}"
-python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
-  --ckpt $(ckpts env_steps=160000.ckpt "${runs[@]%% *}") > "$OUT/no_layernorm_seeds6to8/value_bias_160k.md"
-python scripts/export_curves.py "$LOGS" "$OUT/no_layernorm_seeds6to8/curves" --runs "${runs[@]%% *}"
-report "${runs[*]%% *}" "$PWD/$LOGS" "$PWD/$LOGS/no_layernorm_seeds6to8_report" 160000
-cp "$LOGS/no_layernorm_seeds6to8_report/validation.md" "$OUT/no_layernorm_seeds6to8/validation_160k.md"
-cp "$LOGS/no_layernorm_seeds6to8_report/eval.png" "$OUT/no_layernorm_seeds6to8/eval_160k.png"
+# 80k comparison is on the curve)
+K=160 ablation_study no_layernorm_seeds6to8 tau02_ablation_no_layernorm_seed configs/ablations/no_layernorm.yaml 6 7 8
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
