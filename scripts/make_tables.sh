@@ -317,3 +317,18 @@ curves80() {  # results folders (one word), the no-LayerNorm runs' glob: the cur
   python scripts/curve_table.py "${curve_dirs[@]}" --budget 160000 --learning_starts 40000 --collapse_below 0 \
     --runs 'tau02_main_seed*' "$pooled"
 } > "$OUT/no_layernorm_seeds6to8/no_layernorm_seeds6to8_160k.md"
+
+# session 35: no delay on fresh seeds 5-10, against main (seeds 0-8): the test fixed in docs/TUNING_LOG.md (T11: the
+# 78k+80k checkpoints, 95 %) among the other measures, then, not the verdict: the 80k checkpoint, the first 30k (a
+# third look at session 21's test), each run's last two checkpoints, and no delay's seeds 0-2 and 5-10 pooled
+fresh_nd=('tau02_ablation_no_delay_seed[5-9]*' 'tau02_ablation_no_delay_seed10*')
+{ echo "Seeds 5-10 of no delay (the test, T11, is the 78k+80k table; the rest is reported, not tested):"; echo
+  versus "$main_folders no_delay_fresh" tau02_main 0.95 "${fresh_nd[@]}"; echo
+  python scripts/eval_table.py "${eval_dirs[@]}" --match '80k_tau02_main_seed*' "${fresh_nd[@]/#/80k_}" \
+    --against 80k_tau02_main; echo
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget 30000 --runs 'tau02_main_seed*' "${fresh_nd[@]}" \
+    --against tau02_main --window all; echo
+  last_two 80 no_delay_fresh; echo
+  echo "Seeds 0-2 and 5-10 of no delay pooled (reported, not the verdict):"; echo
+  versus "$main_folders no_delay_fresh" tau02_main 0.95 'tau02_ablation_no_delay_seed*'
+} > "$OUT/no_delay_fresh/no_delay_fresh_80k.md"

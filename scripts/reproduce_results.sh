@@ -477,6 +477,8 @@ resume_fresh no_layernorm_fresh 160 "${runs[@]}"
 # session 34: no LayerNorm on seeds 6-8, 0->160k in one leg (its 78k/80k checkpoints were pruned by keep_last, so the
 # 80k comparison is on the curve)
 K=160 ablation_study no_layernorm_seeds6to8 tau02_ablation_no_layernorm_seed configs/ablations/no_layernorm.yaml 6 7 8
+# session 35: no delay on six fresh seeds, the test of session 10's final-policy lead over it
+ablation_study no_delay_fresh tau02_ablation_no_delay_seed configs/ablations/no_delay.yaml 5 6 7 8 9 10
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
