@@ -244,6 +244,9 @@ stripped='tau02_ablation_ddpg_no_layernorm_seed*'
 # 78k+80k checkpoints, 95 %) among the other measures, then, not the verdict: the 80k checkpoint, no LayerNorm's seeds
 # 0-5 pooled, and no LayerNorm against the stripped config
 fresh_no_ln='tau02_ablation_no_layernorm_seed[3-5]*'
+at_budget() {  # the other groups' run globs: main against them on the 80k checkpoint alone (eval folders of the last use)
+  python scripts/eval_table.py "${eval_dirs[@]}" --match '80k_tau02_main_seed*' "${@/#/80k_}" --against 80k_tau02_main
+}
 last_two() {  # budget in k[, results folder]: the fresh runs' checkpoints at k-2 and k, per run, and the two pooled
   local k=$1 folder=${2:-no_layernorm_fresh}
   python scripts/eval_table.py "$OUT/$folder" --pool "$((k - 2))k" "${k}k" --per_seed \
@@ -251,8 +254,7 @@ last_two() {  # budget in k[, results folder]: the fresh runs' checkpoints at k-
 }
 { echo "Seeds 3-5 of no LayerNorm (the test, T5, is the 78k+80k table; the curves are reported, not tested):"; echo
   versus "$main_folders no_layernorm_fresh" tau02_main 0.95 "$fresh_no_ln"; echo
-  python scripts/eval_table.py "${eval_dirs[@]}" --match '80k_tau02_main_seed*' "80k_$fresh_no_ln" \
-    --against 80k_tau02_main; echo
+  at_budget "$fresh_no_ln"; echo
   last_two 80; echo
   echo "Seeds 0-5 of no LayerNorm pooled (reported, not the verdict):"; echo
   versus "$main_folders no_layernorm_fresh" tau02_main 0.95 'tau02_ablation_no_layernorm_seed*'; echo
@@ -324,8 +326,7 @@ curves80() {  # results folders (one word), the no-LayerNorm runs' glob: the cur
 fresh_nd=('tau02_ablation_no_delay_seed[5-9]*' 'tau02_ablation_no_delay_seed10*')
 { echo "Seeds 5-10 of no delay (the test, T11, is the 78k+80k table; the rest is reported, not tested):"; echo
   versus "$main_folders no_delay_fresh" tau02_main 0.95 "${fresh_nd[@]}"; echo
-  python scripts/eval_table.py "${eval_dirs[@]}" --match '80k_tau02_main_seed*' "${fresh_nd[@]/#/80k_}" \
-    --against 80k_tau02_main; echo
+  at_budget "${fresh_nd[@]}"; echo
   python scripts/curve_table.py "${curve_dirs[@]}" --budget 30000 --runs 'tau02_main_seed*' "${fresh_nd[@]}" \
     --against tau02_main --window all; echo
   last_two 80 no_delay_fresh; echo
