@@ -253,3 +253,49 @@ def test_exporting_a_run_without_evaluations_is_a_one_line_error(tmp_path):
     assert out.returncode != 0
     assert out.stderr.strip().endswith("nothing to save: the run logged no 'eval/*' tags or no progress/env_steps")
     assert not list((tmp_path / "curves").glob("*.csv"))
+
+
+BIAS = Path(__file__).parents[1] / "scripts" / "bias_table.py"
+BIAS_HEAD = ("| checkpoint | critics | episodes (time-limited, left out) | states | mean return | Q1 − return "
+             "| relative | min Q − return | avg speed km/h |\n" + "|---" + "|---:" * 8 + "|\n")
+
+
+def write_bias(path, rows):
+    """value_bias.py's table: (run name, relative bias) per row, or a name alone for a failed measure."""
+    lines = []
+    for name, *relative in rows:
+        ckpt = f"lightning_logs/{name}/version_0/checkpoints/env_steps=80000.ckpt"
+        if relative:
+            lines.append(f"| {ckpt} | 2 | 10 (0) | 1500 | 600 | +100 | {relative[0]:+.2f} | +95 | 45 |")
+        else:
+            lines.append(f"| {ckpt} | 1 | no episode ended before the time limit |||||||")
+    path.write_text("10 episodes ...\n\n" + BIAS_HEAD + "\n".join(lines) + "\n")
+
+
+def test_bias_table_groups_runs_of_several_tables_and_compares_their_relative_bias(tmp_path):
+    write_bias(tmp_path / "a.md", [("main_seed0", 0.10), ("main_seed1", 0.20), ("single_critic_seed0", 0.40)])
+    write_bias(tmp_path / "b.md", [("single_critic_seed1", 0.30), ("single_critic_seed2", 0.50),
+                                   ("single_critic_seed3",), ("main_seed1", 0.20)])  # fmt: skip
+    run = [sys.executable, str(BIAS), str(tmp_path / "a.md"), str(tmp_path / "b.md")]
+    rows = subprocess.run(run, capture_output=True, text=True).stdout.splitlines()
+    # main_seed1 is in both tables once; single_critic_seed3's measure failed and is left out
+    assert rows[2:] == ["| main | 2 | 15 ± 5 | +10, +20 |", "| single_critic | 3 | 40 ± 8.2 | +40, +30, +50 |"]
+    against = subprocess.run([*run, "--against", "single_critic"], capture_output=True, text=True).stdout
+    # single critic minus main: 40 - 15; resampled, at least 30 - 20 = 10 and at most 50 - 10 = 40
+    row = against.splitlines()[-1].split(" | ")
+    assert row[:4] == ["| main", "2", "15", "+25"] and row[5] == "1.00"
+    low, high = (int(x) for x in row[4].strip("[]").split(", "))
+    assert 10 <= low < 25 < high <= 40
+
+
+def test_bias_table_refuses_a_run_measured_twice_differently_and_a_file_that_is_not_its_table(tmp_path):
+    write_bias(tmp_path / "a.md", [("main_seed0", 0.10)])
+    write_bias(tmp_path / "b.md", [("main_seed0", 0.30)])
+    (tmp_path / "c.md").write_text("| policy | runs |\n")
+    cases = [(["a.md", "b.md"], f"error: run main_seed0 has a different bias in {tmp_path}/a.md and {tmp_path}/b.md"),
+             (["c.md"], f"error: {tmp_path}/c.md is not a table of scripts/value_bias.py"),
+             (["d.md"], f"error: no such table: {tmp_path}/d.md")]  # fmt: skip
+    for tables, message in cases:
+        made = subprocess.run([sys.executable, str(BIAS), *(str(tmp_path / t) for t in tables)],
+                              capture_output=True, text=True)  # fmt: skip
+        assert made.returncode != 0 and made.stderr.strip() == message

@@ -1,5 +1,5 @@
 """docs/RESULTS.md cites tables under docs/results/: they must be what scripts/make_tables.sh makes from the kept
-evaluations and curves, so a table cannot silently go stale when runs are added."""
+evaluations, curves and critic-bias tables, so a table cannot silently go stale when runs are added."""
 
 import shutil
 import subprocess
@@ -9,9 +9,14 @@ ROOT = Path(__file__).parents[1]
 RESULTS = ROOT / "docs" / "results"
 
 
+def made_files(folder: str, names: list[str]) -> list[str]:
+    """What copytree leaves out: the tables and plots, but not value_bias.py's tables, which make_tables.sh reads."""
+    return [name for name in names if name.endswith(".png") or (name.endswith(".md") and "value_bias" not in name)]
+
+
 def test_committed_tables_are_what_make_tables_makes_from_the_kept_data(tmp_path):
     out = tmp_path / "results"
-    shutil.copytree(RESULTS, out, ignore=shutil.ignore_patterns("*.md", "*.png"))  # evaluations and curves only
+    shutil.copytree(RESULTS, out, ignore=made_files)
     made = subprocess.run(["bash", str(ROOT / "scripts" / "make_tables.sh"), str(out)], capture_output=True, text=True)
     assert made.returncode == 0, made.stderr[-2000:]
     tables = sorted(p.relative_to(out) for p in out.rglob("*.md"))

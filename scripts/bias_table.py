@@ -1,0 +1,84 @@
+"""How much each group's critic overestimates, from the tables scripts/value_bias.py wrote.
+
+    python scripts/bias_table.py docs/results/value_bias_80k_tau.md                  # relative bias per group
+    python scripts/bias_table.py A.md B.md --match 'tau02_main_seed*' 'tau02_ablation_single_critic_seed*' \
+        --against tau02_ablation_single_critic     # how clearly the single critic's bias exceeds main's
+
+A row's run is the folder its checkpoint lies in under the logs (`lightning_logs/NAME/version_0/checkpoints/...`);
+runs are grouped by name with the `_seedN` suffix removed, as scripts/eval_table.py groups evaluations. The value per
+run is the table's relative bias (Q1 minus the discounted return that followed, over that return), in percent: the
+absolute bias scales with how much a policy earns per step, and faster policies earn more. A run in two tables must
+have the same row in both; rows whose measure failed (every episode time-limited) have no value and are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from lightning_td3.analysis import add_confidence_option, comparison_table, format_mean_std
+
+HEADER = "| checkpoint | critics |"
+
+
+def read_biases(tables: list[str]) -> dict[str, float]:
+    """Relative bias in percent by run name, from value_bias.py's markdown tables."""
+    runs: dict[str, tuple[str, float]] = {}
+    for table in tables:
+        lines = Path(table).read_text().splitlines()
+        if not any(line.startswith(HEADER) for line in lines):
+            raise SystemExit(f"error: {table} is not a table of scripts/value_bias.py")
+        for line in lines:
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            if line.startswith(HEADER) or len(cells) < 7 or not cells[6] or cells[0].startswith("---"):
+                continue
+            parts = Path(cells[0]).parts
+            name = parts[-4] if len(parts) >= 4 and parts[-2] == "checkpoints" else Path(cells[0]).stem
+            value = 100.0 * float(cells[6])
+            seen = runs.setdefault(name, (table, value))
+            if seen[1] != value:
+                raise SystemExit(f"error: run {name} has a different bias in {seen[0]} and {table}")
+    return {name: value for name, (_, value) in sorted(runs.items())}
+
+
+def group_biases(runs: dict[str, float], match: list[str] | None = None) -> dict[str, list[float]]:
+    groups: dict[str, list[float]] = defaultdict(list)
+    for name, value in runs.items():
+        group = re.sub(r"_seed\d+$", "", name)
+        if not match or any(fnmatch.fnmatchcase(n, pattern) for pattern in match for n in (name, group)):
+            groups[group].append(value)
+    return dict(groups)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tables", nargs="+", metavar="value_bias.md")
+    parser.add_argument("--against", help="compare this group's relative bias with every other group's")
+    parser.add_argument("--match", nargs="+", metavar="GLOB", help="only the runs whose name or group matches a glob")
+    add_confidence_option(parser)
+    args = parser.parse_args()
+    missing = [table for table in args.tables if not Path(table).is_file()]
+    if missing:
+        raise SystemExit(f"error: no such table: {' '.join(missing)}")
+    groups = group_biases(read_biases(args.tables), args.match)
+    if not groups:
+        which = f" match {' '.join(args.match)}" if args.match else ""
+        raise SystemExit(f"error: no runs in {' '.join(args.tables)}{which}")
+    if args.against and args.against not in groups:
+        raise SystemExit(f"error: no runs of '{args.against}' (groups: {', '.join(groups)})")
+    if args.against:
+        print("\n".join(comparison_table(groups, args.against, "relative bias %", args.confidence)))
+        return
+    print("| critic of | runs | relative bias % | per run |\n|---|---:|---:|---|")
+    for group, values in groups.items():
+        per_run = ", ".join(f"{v:+.0f}" for v in values)
+        print(f"| {group} | {len(values)} | {format_mean_std(np.mean(values), np.std(values))} | {per_run} |")
+
+
+if __name__ == "__main__":
+    main()
