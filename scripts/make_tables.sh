@@ -333,3 +333,25 @@ fresh_nd=('tau02_ablation_no_delay_seed[5-9]*' 'tau02_ablation_no_delay_seed10*'
   echo "Seeds 0-2 and 5-10 of no delay pooled (reported, not the verdict):"; echo
   versus "$main_folders no_delay_fresh" tau02_main 0.95 'tau02_ablation_no_delay_seed*'
 } > "$OUT/no_delay_fresh/no_delay_fresh_80k.md"
+
+# session 36: single critic on fresh seeds 5-10, against main (seeds 0-8): the tests fixed in docs/TUNING_LOG.md (T12:
+# the 78k+80k checkpoints; T13: the critic's relative bias at 80k against main's seeds 0-2, the only main runs
+# measured there; 95 % each) among the other measures, then, not the verdict: the 80k checkpoint, the first 30k, each
+# run's last two checkpoints, the bias against no delay on the same seeds, and single critic's seeds 0-2 and 5-10 pooled
+fresh_sc=('tau02_ablation_single_critic_seed[5-9]*' 'tau02_ablation_single_critic_seed10*')
+{ echo "Seeds 5-10 of single critic (the tests: T12 is the 78k+80k table, T13 the bias table; the rest is reported,"
+  echo "not tested):"; echo
+  versus "$main_folders single_critic_fresh" tau02_main 0.95 "${fresh_sc[@]}"; echo
+  at_budget "${fresh_sc[@]}"; echo
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget 30000 --runs 'tau02_main_seed*' "${fresh_sc[@]}" \
+    --against tau02_main --window all; echo
+  last_two 80 single_critic_fresh; echo
+  bias=(python scripts/bias_table.py "$OUT/value_bias_80k_tau.md" "$OUT/single_critic_fresh/value_bias_80k.md"
+    "$OUT/no_delay_fresh/value_bias_80k.md" --match 'tau02_main_seed*' "${fresh_sc[@]}" "${fresh_nd[@]}")
+  echo "The critic's relative bias at 80k (main: seeds 0-2; single critic and no delay: seeds 5-10; T13 is the"
+  echo "single critic against main):"; echo
+  "${bias[@]}"; echo
+  "${bias[@]}" --against tau02_ablation_single_critic; echo
+  echo "Seeds 0-2 and 5-10 of single critic pooled (reported, not the verdict):"; echo
+  versus "$main_folders single_critic_fresh" tau02_main 0.95 'tau02_ablation_single_critic_seed*'
+} > "$OUT/single_critic_fresh/single_critic_fresh_80k.md"

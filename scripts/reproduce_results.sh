@@ -479,6 +479,8 @@ resume_fresh no_layernorm_fresh 160 "${runs[@]}"
 K=160 ablation_study no_layernorm_seeds6to8 tau02_ablation_no_layernorm_seed configs/ablations/no_layernorm.yaml 6 7 8
 # session 35: no delay on six fresh seeds, the test of session 10's final-policy lead over it
 ablation_study no_delay_fresh tau02_ablation_no_delay_seed configs/ablations/no_delay.yaml 5 6 7 8 9 10
+# session 36: single critic on six fresh seeds, its final policies and its critic's bias against main's
+ablation_study single_critic_fresh tau02_ablation_single_critic_seed configs/ablations/single_critic.yaml 5 6 7 8 9 10
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
