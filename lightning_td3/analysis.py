@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import re
+from collections import defaultdict
 from collections.abc import Iterable
 from math import comb
 from pathlib import Path
 from statistics import NormalDist
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 def run_dirs(root: str | Path, pattern: str = "*/version_*") -> list[Path]:
@@ -43,6 +49,25 @@ def curves_csv(scalars: dict[str, tuple[np.ndarray, np.ndarray]], prefix: str = 
     rows = [("progress/env_steps", int(s), float(e)) for s, e in zip(steps, env_steps, strict=True)]
     rows += [(tag, int(s), float(v)) for tag in tags for s, v in zip(*scalars[tag], strict=True)]
     return "\n".join(["tag,step,value"] + [f"{tag},{step},{value!r}" for tag, step, value in rows]) + "\n"
+
+
+def seed_group(name: str) -> str:
+    """A run's group: its name without the `_seedN` suffix, so that a group's runs are its seeds."""
+    return re.sub(r"_seed\d+$", "", name)
+
+
+def group_by_seed(
+    runs: Iterable[tuple[str, T]], match: Iterable[str] | None = None, per_seed: bool = False
+) -> dict[str, list[T]]:
+    """Each run's value under its group (`seed_group`, or the run's own name with `per_seed`), in run order;
+    with `match`, only the runs whose name or group matches one of its globs (`'80k_main_seed[3-5]'` picks seeds)."""
+    patterns = list(match or [])
+    groups: dict[str, list[T]] = defaultdict(list)
+    for name, value in runs:
+        group = name if per_seed else seed_group(name)
+        if not patterns or any(fnmatch.fnmatchcase(n, pattern) for pattern in patterns for n in (name, group)):
+            groups[group].append(value)
+    return dict(groups)
 
 
 def find_runs(root: str | Path, patterns: Iterable[str]) -> list[tuple[str, Path]]:

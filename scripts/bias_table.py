@@ -14,14 +14,11 @@ have the same row in both; rows whose measure failed (every episode time-limited
 from __future__ import annotations
 
 import argparse
-import fnmatch
-import re
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from lightning_td3.analysis import add_confidence_option, comparison_table, format_mean_std
+from lightning_td3.analysis import add_confidence_option, comparison_table, format_mean_std, group_by_seed
 
 HEADER = "| checkpoint | critics |"
 
@@ -46,15 +43,6 @@ def read_biases(tables: list[str]) -> dict[str, float]:
     return {name: value for name, (_, value) in sorted(runs.items())}
 
 
-def group_biases(runs: dict[str, float], match: list[str] | None = None) -> dict[str, list[float]]:
-    groups: dict[str, list[float]] = defaultdict(list)
-    for name, value in runs.items():
-        group = re.sub(r"_seed\d+$", "", name)
-        if not match or any(fnmatch.fnmatchcase(n, pattern) for pattern in match for n in (name, group)):
-            groups[group].append(value)
-    return dict(groups)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tables", nargs="+", metavar="value_bias.md")
@@ -65,7 +53,7 @@ def main() -> None:
     missing = [table for table in args.tables if not Path(table).is_file()]
     if missing:
         raise SystemExit(f"error: no such table: {' '.join(missing)}")
-    groups = group_biases(read_biases(args.tables), args.match)
+    groups = group_by_seed(read_biases(args.tables).items(), args.match)
     if not groups:
         which = f" match {' '.join(args.match)}" if args.match else ""
         raise SystemExit(f"error: no runs in {' '.join(args.tables)}{which}")

@@ -19,7 +19,6 @@ interval of the rate: how often a config collapses, which a mean over few seeds 
 from __future__ import annotations
 
 import argparse
-import re
 from collections import defaultdict
 
 import numpy as np
@@ -33,6 +32,7 @@ from lightning_td3.analysis import (
     load_scalars,
     mean_between,
     mean_std,
+    seed_group,
     series_between,
 )
 
@@ -97,7 +97,7 @@ def main() -> None:
         scalars = load_scalars(run)
         row = run_row(scalars, args.budget, args.learning_starts)
         if np.isfinite(row[0]):  # the run reached the budget
-            group = re.sub(r"_seed\d+$", "", name)
+            group = seed_group(name)
             groups[group].append(row)
             if args.collapse_below is not None:
                 firsts[group].append(first_below(scalars, args.collapse_below, args.learning_starts, args.budget))

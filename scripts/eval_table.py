@@ -18,15 +18,18 @@ than one of them (the baselines of one env) must be the same in each.
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
-import re
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from lightning_td3.analysis import add_confidence_option, comparison_table, format_mean_std, format_value
+from lightning_td3.analysis import (
+    add_confidence_option,
+    comparison_table,
+    format_mean_std,
+    format_value,
+    group_by_seed,
+)
 
 COLUMNS = [("return", "return_mean"), ("success", "success_rate"), ("route completion", "route_completion_mean"),
            ("avg speed km/h", "avg_speed_kmh"), ("collisions/km", "collisions_per_km"),
@@ -72,12 +75,7 @@ def load_groups(folders: list[str], pools: list[list[str]] | None = None, per_se
         for name in [n.removeprefix(f"{first}_") for n in runs if n.startswith(f"{first}_")]:
             if all(f"{p}_{name}" in runs for p in rest):
                 runs[f"{'+'.join(pool_prefixes)}_{name}"] = pool([runs[f"{p}_{name}"] for p in pool_prefixes])
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for name, result in runs.items():
-        group = name if per_seed else re.sub(r"_seed\d+$", "", name)
-        if not match or any(fnmatch.fnmatchcase(n, pattern) for pattern in match for n in (name, group)):
-            groups[group].append(result)
-    return dict(groups)
+    return group_by_seed(runs.items(), match, per_seed)
 
 
 def metrics_table(groups: dict[str, list[dict]]) -> list[str]:

@@ -11,6 +11,7 @@ from lightning_td3.analysis import (
     final_value,
     format_mean_std,
     format_value,
+    group_by_seed,
     load_scalars,
     mean_between,
     mean_std,
@@ -171,3 +172,11 @@ def test_format_mean_std_never_uses_an_exponent_for_large_values():
     assert format_mean_std(0.8222, 0.163) == "0.822 ± 0.16"
     assert format_mean_std(-22.46, 3.04) == "-22.5 ± 3"
     assert format_value(0.00521) == "0.00521" and format_value(15998.0) == "15998"
+
+
+def test_group_by_seed_groups_runs_by_name_without_the_seed_and_filters_on_name_or_group():
+    runs = [("main_seed0", 1), ("main_seed10", 2), ("ddpg_seed1", 3), ("main_seedling", 4)]
+    assert group_by_seed(runs) == {"main": [1, 2], "ddpg": [3], "main_seedling": [4]}
+    assert group_by_seed(runs, match=["main_seed1*"]) == {"main": [2]}  # seed10 by name, not seed0
+    assert group_by_seed(runs, match=["ddpg"]) == {"ddpg": [3]}  # by the group's name
+    assert group_by_seed(runs, per_seed=True, match=["main_seed?"]) == {"main_seed0": [1]}
