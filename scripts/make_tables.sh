@@ -323,15 +323,23 @@ curves80() {  # results folders (one word), the no-LayerNorm runs' glob: the cur
 # session 35: no delay on fresh seeds 5-10, against main (seeds 0-8): the test fixed in docs/TUNING_LOG.md (T11: the
 # 78k+80k checkpoints, 95 %) among the other measures, then, not the verdict: the 80k checkpoint, the first 30k (a
 # third look at session 21's test), each run's last two checkpoints, and no delay's seeds 0-2 and 5-10 pooled
+fresh_study() {  # results folder, then the fresh runs' globs: main against them on every measure (the tests' among
+  # them), the 80k checkpoint alone, the first 30k, and each fresh run's last two checkpoints
+  local folder=$1; shift
+  versus "$main_folders $folder" tau02_main 0.95 "$@"; echo
+  at_budget "$@"; echo
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget 30000 --runs 'tau02_main_seed*' "$@" \
+    --against tau02_main --window all; echo
+  last_two 80 "$folder"
+}
+with_earlier() {  # results folder, the ablation's name, then its run glob: main against all of its seeds pooled
+  echo "Seeds 0-2 and 5-10 of $2 pooled (reported, not the verdict):"; echo
+  versus "$main_folders $1" tau02_main 0.95 "$3"
+}
 fresh_nd=('tau02_ablation_no_delay_seed[5-9]*' 'tau02_ablation_no_delay_seed10*')
 { echo "Seeds 5-10 of no delay (the test, T11, is the 78k+80k table; the rest is reported, not tested):"; echo
-  versus "$main_folders no_delay_fresh" tau02_main 0.95 "${fresh_nd[@]}"; echo
-  at_budget "${fresh_nd[@]}"; echo
-  python scripts/curve_table.py "${curve_dirs[@]}" --budget 30000 --runs 'tau02_main_seed*' "${fresh_nd[@]}" \
-    --against tau02_main --window all; echo
-  last_two 80 no_delay_fresh; echo
-  echo "Seeds 0-2 and 5-10 of no delay pooled (reported, not the verdict):"; echo
-  versus "$main_folders no_delay_fresh" tau02_main 0.95 'tau02_ablation_no_delay_seed*'
+  fresh_study no_delay_fresh "${fresh_nd[@]}"; echo
+  with_earlier no_delay_fresh "no delay" 'tau02_ablation_no_delay_seed*'
 } > "$OUT/no_delay_fresh/no_delay_fresh_80k.md"
 
 # session 36: single critic on fresh seeds 5-10, against main (seeds 0-8): the tests fixed in docs/TUNING_LOG.md (T12:
@@ -341,17 +349,12 @@ fresh_nd=('tau02_ablation_no_delay_seed[5-9]*' 'tau02_ablation_no_delay_seed10*'
 fresh_sc=('tau02_ablation_single_critic_seed[5-9]*' 'tau02_ablation_single_critic_seed10*')
 { echo "Seeds 5-10 of single critic (the tests: T12 is the 78k+80k table, T13 the bias table; the rest is reported,"
   echo "not tested):"; echo
-  versus "$main_folders single_critic_fresh" tau02_main 0.95 "${fresh_sc[@]}"; echo
-  at_budget "${fresh_sc[@]}"; echo
-  python scripts/curve_table.py "${curve_dirs[@]}" --budget 30000 --runs 'tau02_main_seed*' "${fresh_sc[@]}" \
-    --against tau02_main --window all; echo
-  last_two 80 single_critic_fresh; echo
+  fresh_study single_critic_fresh "${fresh_sc[@]}"; echo
   bias=(python scripts/bias_table.py "$OUT/value_bias_80k_tau.md" "$OUT/single_critic_fresh/value_bias_80k.md"
     "$OUT/no_delay_fresh/value_bias_80k.md" --match 'tau02_main_seed*' "${fresh_sc[@]}" "${fresh_nd[@]}")
   echo "The critic's relative bias at 80k (main: seeds 0-2; single critic and no delay: seeds 5-10; T13 is the"
   echo "single critic against main):"; echo
   "${bias[@]}"; echo
   "${bias[@]}" --against tau02_ablation_single_critic; echo
-  echo "Seeds 0-2 and 5-10 of single critic pooled (reported, not the verdict):"; echo
-  versus "$main_folders single_critic_fresh" tau02_main 0.95 'tau02_ablation_single_critic_seed*'
+  with_earlier single_critic_fresh "single critic" 'tau02_ablation_single_critic_seed*'
 } > "$OUT/single_critic_fresh/single_critic_fresh_80k.md"
