@@ -288,6 +288,24 @@ def test_bias_table_groups_runs_of_several_tables_and_compares_their_relative_bi
     assert 10 <= low < 25 < high <= 40
 
 
+def test_bias_table_pools_runs_named_apart_under_one_label_and_refuses_overlapping_labels(tmp_path):
+    write_bias(tmp_path / "a.md", [("main_seed0", 0.10), ("ddpg_seed0", 0.20), ("no_delay_seed0", 0.90)])
+    write_bias(tmp_path / "b.md", [("160k_main_seed3", 0.30), ("160k_ddpg_seed3", 0.40)])
+    run = [sys.executable, str(BIAS), str(tmp_path / "a.md"), str(tmp_path / "b.md")]
+    labels = ["--as", "main", "*main_seed*", "--as", "ddpg", "*ddpg_seed*"]
+    rows = subprocess.run([*run, *labels], capture_output=True, text=True).stdout.splitlines()
+    # runs are read in name order; no_delay matches no label and is left out
+    assert rows[2:] == ["| main | 2 | 20 ± 10 | +30, +10 |", "| ddpg | 2 | 30 ± 10 | +40, +20 |"]
+    against = subprocess.run([*run, *labels, "--against", "ddpg"], capture_output=True, text=True).stdout
+    assert against.splitlines()[-1].split(" | ")[:4] == ["| main", "2", "20", "+10"]
+    cases = [(["--as", "all", "*_seed*", "--as", "main", "*main_seed*"],
+              "error: run 160k_main_seed3 matches more than one --as group: all, main"),
+             ([*labels, "--match", "*"], "error: --as and --match both pick runs; give one")]  # fmt: skip
+    for args, message in cases:
+        made = subprocess.run([*run, *args], capture_output=True, text=True)
+        assert made.returncode != 0 and made.stderr.strip() == message
+
+
 def test_bias_table_refuses_a_run_measured_twice_differently_and_a_file_that_is_not_its_table(tmp_path):
     write_bias(tmp_path / "a.md", [("main_seed0", 0.10)])
     write_bias(tmp_path / "b.md", [("main_seed0", 0.30)])
