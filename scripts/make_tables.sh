@@ -332,8 +332,8 @@ fresh_study() {  # results folder, then the fresh runs' globs: main against them
     --against tau02_main --window all; echo
   last_two 80 "$folder"
 }
-with_earlier() {  # results folder, the ablation's name, then its run glob: main against all of its seeds pooled
-  echo "Seeds 0-2 and 5-10 of $2 pooled (reported, not the verdict):"; echo
+with_earlier() {  # results folder, the ablation's name, its run glob[, its seeds]: main against all of them pooled
+  echo "Seeds ${4:-0-2 and 5-10} of $2 pooled (reported, not the verdict):"; echo
   versus "$main_folders $1" tau02_main 0.95 "$3"
 }
 fresh_nd=('tau02_ablation_no_delay_seed[5-9]*' 'tau02_ablation_no_delay_seed10*')
@@ -358,3 +358,27 @@ fresh_sc=('tau02_ablation_single_critic_seed[5-9]*' 'tau02_ablation_single_criti
   "${bias[@]}" --against tau02_ablation_single_critic; echo
   with_earlier single_critic_fresh "single critic" 'tau02_ablation_single_critic_seed*'
 } > "$OUT/single_critic_fresh/single_critic_fresh_80k.md"
+
+# session 37: DDPG on fresh seeds 9-11, against main: the test fixed in docs/TUNING_LOG.md (T14: DDPG's critic bias at
+# 80k against main's seeds 0-2, 95 %), then, not the verdict: the bias against the single critic's seeds 5-10 and
+# DDPG's seeds 0-2 pooled with 9-11, the return on every measure against main (seeds 0-8), DDPG's seeds 0-11 pooled,
+# and the 160k biases of sessions 11-30 pooled over seeds 0-8 (runs named apart: tau02_160k_* for seeds 3-8)
+fresh_ddpg=('tau02_ablation_ddpg_seed9*' 'tau02_ablation_ddpg_seed1[01]*')
+{ echo "The critic's relative bias at 80k (main: seeds 0-2; DDPG: seeds 9-11; single critic: seeds 5-10; T14 is DDPG"
+  echo "against main):"; echo
+  bias=(python scripts/bias_table.py "$OUT/value_bias_80k_tau.md" "$OUT/ddpg_fresh/value_bias_80k.md"
+    "$OUT/single_critic_fresh/value_bias_80k.md" --match 'tau02_main_seed*' "${fresh_ddpg[@]}" "${fresh_sc[@]}")
+  "${bias[@]}"; echo
+  "${bias[@]}" --against tau02_ablation_ddpg; echo
+  echo "DDPG's seeds 0-2 and 9-11 pooled at 80k, against main's seeds 0-2 (reported, not the verdict):"; echo
+  python scripts/bias_table.py "$OUT/value_bias_80k_tau.md" "$OUT/ddpg_fresh/value_bias_80k.md" \
+    --match 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*' --against tau02_ablation_ddpg; echo
+  echo "At 160k, seeds 0-8 of main and of DDPG pooled (sessions 11-30, read in session 37; reported, not tested):"; echo
+  bias160=(python scripts/bias_table.py "$OUT/value_bias_160k.md" "$OUT"/fresh_seed[3-8]/value_bias_160k.md
+    --as tau02_main 'tau02*_main_seed*' --as tau02_ablation_ddpg 'tau02*_ablation_ddpg_seed*')
+  "${bias160[@]}"; echo
+  "${bias160[@]}" --against tau02_ablation_ddpg; echo
+  echo "The return, seeds 9-11 of DDPG against main (seeds 0-8; reported, not tested):"; echo
+  fresh_study ddpg_fresh "${fresh_ddpg[@]}"; echo
+  with_earlier ddpg_fresh DDPG 'tau02_ablation_ddpg_seed*' 0-11
+} > "$OUT/ddpg_fresh/ddpg_fresh_80k.md"

@@ -481,6 +481,8 @@ K=160 ablation_study no_layernorm_seeds6to8 tau02_ablation_no_layernorm_seed con
 ablation_study no_delay_fresh tau02_ablation_no_delay_seed configs/ablations/no_delay.yaml 5 6 7 8 9 10
 # session 36: single critic on six fresh seeds, its final policies and its critic's bias against main's
 ablation_study single_critic_fresh tau02_ablation_single_critic_seed configs/ablations/single_critic.yaml 5 6 7 8 9 10
+# session 37: DDPG on three fresh seeds, its critic's bias against main's
+ablation_study ddpg_fresh tau02_ablation_ddpg_seed configs/ablations/ddpg.yaml 9 10 11
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
