@@ -385,9 +385,9 @@ fresh_ddpg=('tau02_ablation_ddpg_seed9*' 'tau02_ablation_ddpg_seed1[01]*')
 
 # session 38: main on fresh seeds 9-10 to 80k (seed 11 stopped at 14k, see docs/TUNING_LOG.md): the tests fixed there,
 # read provisionally on two runs (T15a: DDPG's seeds 9-11 and T15b: the single critic's seeds 5-10, each against main's
-# seeds 9-10 on the critic's relative bias at 80k, 97.5 % each),
-# then, not the verdict: main's seeds 0-2 and 9-10 pooled against every ablation measured at 80k, main's fresh runs
-# on their own, and the return of main's seeds 0-10 against single critic, no delay and DDPG on every measure
+# seeds 9-10 on the critic's relative bias at 80k, 97.5 % each), then, not the verdict: main's seeds 0-2 and 9-10
+# pooled against every ablation measured at 80k, main's fresh runs on their own, and the return of main's seeds 0-10
+# against single critic, no delay and DDPG on every measure
 fresh_main=('tau02_main_seed9*' 'tau02_main_seed1[01]*')
 { echo "The critic's relative bias at 80k (main: seeds 9-10; DDPG: seeds 9-11; single critic: seeds 5-10; T15a is DDPG"
   echo "against main, T15b the single critic against main, 97.5 % each, provisional on two main runs):"; echo
