@@ -364,12 +364,18 @@ fresh_sc=('tau02_ablation_single_critic_seed[5-9]*' 'tau02_ablation_single_criti
 # DDPG's seeds 0-2 pooled with 9-11, the return on every measure against main (seeds 0-8), DDPG's seeds 0-11 pooled,
 # and the 160k biases of sessions 11-30 pooled over seeds 0-8 (runs named apart: tau02_160k_* for seeds 3-8)
 fresh_ddpg=('tau02_ablation_ddpg_seed9*' 'tau02_ablation_ddpg_seed1[01]*')
+fresh_bias() {  # confidence, the groups set against the rest (one word), main's value_bias table, then main's run
+  # globs: the relative bias at 80k of those main runs, DDPG's seeds 9-11 and the single critic's seeds 5-10, then
+  # each named group against the others
+  local confidence=$1 groups=$2 table=$3 group; shift 3
+  local bias=(python scripts/bias_table.py "$table" "$OUT/ddpg_fresh/value_bias_80k.md"
+    "$OUT/single_critic_fresh/value_bias_80k.md" --match "$@" "${fresh_ddpg[@]}" "${fresh_sc[@]}")
+  "${bias[@]}"; echo
+  for group in $groups; do "${bias[@]}" --against "$group" --confidence "$confidence"; echo; done
+}
 { echo "The critic's relative bias at 80k (main: seeds 0-2; DDPG: seeds 9-11; single critic: seeds 5-10; T14 is DDPG"
   echo "against main):"; echo
-  bias=(python scripts/bias_table.py "$OUT/value_bias_80k_tau.md" "$OUT/ddpg_fresh/value_bias_80k.md"
-    "$OUT/single_critic_fresh/value_bias_80k.md" --match 'tau02_main_seed*' "${fresh_ddpg[@]}" "${fresh_sc[@]}")
-  "${bias[@]}"; echo
-  "${bias[@]}" --against tau02_ablation_ddpg; echo
+  fresh_bias 0.95 tau02_ablation_ddpg "$OUT/value_bias_80k_tau.md" 'tau02_main_seed*'
   echo "DDPG's seeds 0-2 and 9-11 pooled at 80k, against main's seeds 0-2 (reported, not the verdict):"; echo
   python scripts/bias_table.py "$OUT/value_bias_80k_tau.md" "$OUT/ddpg_fresh/value_bias_80k.md" \
     --match 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*' --against tau02_ablation_ddpg; echo
@@ -391,11 +397,8 @@ fresh_ddpg=('tau02_ablation_ddpg_seed9*' 'tau02_ablation_ddpg_seed1[01]*')
 fresh_main=('tau02_main_seed9*' 'tau02_main_seed1[01]*')
 { echo "The critic's relative bias at 80k (main: seeds 9-10; DDPG: seeds 9-11; single critic: seeds 5-10; T15a is DDPG"
   echo "against main, T15b the single critic against main, 97.5 % each, provisional on two main runs):"; echo
-  bias=(python scripts/bias_table.py "$OUT/main_fresh/value_bias_80k.md" "$OUT/ddpg_fresh/value_bias_80k.md"
-    "$OUT/single_critic_fresh/value_bias_80k.md" --match "${fresh_main[@]}" "${fresh_ddpg[@]}" "${fresh_sc[@]}")
-  "${bias[@]}"; echo
-  "${bias[@]}" --against tau02_ablation_ddpg --confidence 0.975; echo
-  "${bias[@]}" --against tau02_ablation_single_critic --confidence 0.975; echo
+  fresh_bias 0.975 "tau02_ablation_ddpg tau02_ablation_single_critic" "$OUT/main_fresh/value_bias_80k.md" \
+    "${fresh_main[@]}"
   echo "Main's seeds 0-2 and 9-10 pooled at 80k, against DDPG (seeds 0-2, 9-11), single critic (0-2, 5-10) and no"
   echo "delay (0-2, 5-10) (reported, not the verdict):"; echo
   python scripts/bias_table.py "$OUT/value_bias_80k_tau.md" "$OUT/main_fresh/value_bias_80k.md" \
