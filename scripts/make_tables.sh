@@ -389,27 +389,27 @@ fresh_bias() {  # confidence, the groups set against the rest (one word), main's
   with_earlier ddpg_fresh DDPG 'tau02_ablation_ddpg_seed*' 0-11
 } > "$OUT/ddpg_fresh/ddpg_fresh_80k.md"
 
-# session 38: main on fresh seeds 9-10 to 80k (seed 11 stopped at 14k, see docs/TUNING_LOG.md): the tests fixed there,
-# read provisionally on two runs (T15a: DDPG's seeds 9-11 and T15b: the single critic's seeds 5-10, each against main's
-# seeds 9-10 on the critic's relative bias at 80k, 97.5 % each), then, not the verdict: main's seeds 0-2 and 9-10
-# pooled against every ablation measured at 80k, main's fresh runs on their own, and the return of main's seeds 0-10
-# against single critic, no delay and DDPG on every measure
+# sessions 38-39: main on fresh seeds 9-11 to 80k (seed 11 resumed from 14k in session 39, see docs/TUNING_LOG.md):
+# the tests fixed there (T15a: DDPG's seeds 9-11 and T15b: the single critic's seeds 5-10, each against main's seeds
+# 9-11 on the critic's relative bias at 80k, 97.5 % each), then, not the verdict: main's seeds 0-2 and 9-11 pooled
+# against every ablation measured at 80k, main's fresh runs on their own, and the return of main's seeds 0-11 against
+# single critic, no delay and DDPG on every measure
 fresh_main=('tau02_main_seed9*' 'tau02_main_seed1[01]*')
-{ echo "The critic's relative bias at 80k (main: seeds 9-10; DDPG: seeds 9-11; single critic: seeds 5-10; T15a is DDPG"
-  echo "against main, T15b the single critic against main, 97.5 % each, provisional on two main runs):"; echo
+{ echo "The critic's relative bias at 80k (main: seeds 9-11; DDPG: seeds 9-11; single critic: seeds 5-10; T15a is DDPG"
+  echo "against main, T15b the single critic against main, 97.5 % each):"; echo
   fresh_bias 0.975 "tau02_ablation_ddpg tau02_ablation_single_critic" "$OUT/main_fresh/value_bias_80k.md" \
     "${fresh_main[@]}"
-  echo "Main's seeds 0-2 and 9-10 pooled at 80k, against DDPG (seeds 0-2, 9-11), single critic (0-2, 5-10) and no"
+  echo "Main's seeds 0-2 and 9-11 pooled at 80k, against DDPG (seeds 0-2, 9-11), single critic (0-2, 5-10) and no"
   echo "delay (0-2, 5-10) (reported, not the verdict):"; echo
   python scripts/bias_table.py "$OUT/value_bias_80k_tau.md" "$OUT/main_fresh/value_bias_80k.md" \
     "$OUT/ddpg_fresh/value_bias_80k.md" "$OUT/single_critic_fresh/value_bias_80k.md" \
     "$OUT/no_delay_fresh/value_bias_80k.md" --match 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*' \
     'tau02_ablation_single_critic_seed*' 'tau02_ablation_no_delay_seed*' --against tau02_main; echo
-  echo "Main's seeds 9-10 on their own, then main's seeds 0-8 (reported, not tested):"; echo
+  echo "Main's seeds 9-11 on their own, then main's seeds 0-8 (reported, not tested):"; echo
   last_two 80 main_fresh; echo
   use "$main_folders"
   python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78k+80k_tau02_main*'; echo
-  echo "The return, main's seeds 0-10 against single critic (seeds 0-2, 5-10), no delay (0-2, 5-10) and DDPG (0-11)"
+  echo "The return, main's seeds 0-11 against single critic (seeds 0-2, 5-10), no delay (0-2, 5-10) and DDPG (0-11)"
   echo "(reported, not tested):"; echo
   versus "$main_folders main_fresh single_critic_fresh no_delay_fresh ddpg_fresh" tau02_main 0.95 \
     'tau02_ablation_single_critic_seed*' 'tau02_ablation_no_delay_seed*' 'tau02_ablation_ddpg_seed*'

@@ -483,9 +483,9 @@ ablation_study no_delay_fresh tau02_ablation_no_delay_seed configs/ablations/no_
 ablation_study single_critic_fresh tau02_ablation_single_critic_seed configs/ablations/single_critic.yaml 5 6 7 8 9 10
 # session 37: DDPG on three fresh seeds, its critic's bias against main's
 ablation_study ddpg_fresh tau02_ablation_ddpg_seed configs/ablations/ddpg.yaml 9 10 11
-# session 38: main on fresh seeds, its critic's bias on seeds no ablation was first read on (seed 11 was stopped at
-# 14k for time and is not reported)
-ablation_study main_fresh tau02_main_seed "" 9 10
+# sessions 38-39: main on fresh seeds, its critic's bias on seeds no ablation was first read on (seed 11 ran in two
+# legs, stopped at 14k in session 38 and resumed with --ckpt_path last in session 39; one leg is the same run)
+ablation_study main_fresh tau02_main_seed "" 9 10 11
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
