@@ -314,11 +314,12 @@ def _format_seeds(n: float) -> str:
 
 
 def comparison_table(
-    values: dict[str, list[float]], against: str, what: str = "return", confidence: float = 0.95
+    values: dict[str, list[float]], against: str, what: str = "return", confidence: float = 0.95, decimals: int = 0
 ) -> list[str]:
     """Markdown rows: `against`'s mean minus each other group's, a bootstrap interval over runs at `confidence`,
     P(improvement) and the runs per side a clear answer at that confidence would take (`seeds_to_resolve`).
-    `values` holds one number per run of each group. KeyError if `against` is not a group.
+    `values` holds one number per run of each group, shown to `decimals` places (a rate needs two). KeyError if
+    `against` is not a group.
 
     A stricter `confidence` is for a hypothesis tested again on more runs: two looks at 95 % each would
     find a difference that is not there more often than one look does."""
@@ -330,8 +331,9 @@ def comparison_table(
         if group == against:
             continue
         low, high = bootstrap_difference_ci(ours, theirs, confidence)
-        lines.append(f"| {group} | {len(theirs)} | {np.mean(theirs):.0f} | {np.mean(ours) - np.mean(theirs):+.0f} "
-                     f"| [{low:+.0f}, {high:+.0f}] | {probability_of_improvement(ours, theirs):.2f} "
+        d = decimals
+        lines.append(f"| {group} | {len(theirs)} | {np.mean(theirs):.{d}f} | {np.mean(ours) - np.mean(theirs):+.{d}f} "
+                     f"| [{low:+.{d}f}, {high:+.{d}f}] | {probability_of_improvement(ours, theirs):.2f} "
                      f"| {_format_seeds(seeds_to_resolve(ours, theirs, confidence))} |")  # fmt: skip
     return lines
 

@@ -2,9 +2,11 @@
 
     python scripts/eval_table.py docs/results                  # every policy, mean ± std over runs
     python scripts/eval_table.py docs/results --against main   # how clearly `main` beats each of the others
+    python scripts/eval_table.py docs/results --against main --metric avg_speed_kmh   # ... on another metric
     python scripts/eval_table.py docs/results --pool 78k 80k   # also each run's last two checkpoints as one
     python scripts/eval_table.py docs/results --pool 78k 80k --pool 158k 160k --per_seed --match '*_ddpg_seed*'
     python scripts/eval_table.py docs/results/traffic docs/results/traffic_smooth   # the runs of both folders
+    python scripts/eval_table.py docs/results/pace/fixed_time --reasons   # and how the episodes ended
 
 Files are grouped by name with the `_seedN` suffix removed; a group's runs are its seeds. `--pool A B` adds, for
 every run evaluated as both `A_NAME` and `B_NAME`, a run `A+B_NAME` holding all of their episodes: one checkpoint
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +40,7 @@ COLUMNS = [("return", "return_mean"), ("success", "success_rate"), ("route compl
 
 
 PER_KM = ("collisions_per_km", "lane_invasions_per_km")
+DECIMALS = {"return_mean": 0, "avg_speed_kmh": 1, "episode_length_mean": 0}  # --against's; 2 for the rest
 
 
 def pool(results: list[dict]) -> dict:
@@ -53,6 +57,8 @@ def pool(results: list[dict]) -> dict:
         elif key not in pooled:
             pooled[key] = float(np.average([r[key] for r in results], weights=n))
     pooled["distance_mean"] = float(km.sum() * 1000.0 / n.sum())
+    if all("termination_reasons" in r for r in results):
+        pooled["termination_reasons"] = dict(sum((Counter(r["termination_reasons"]) for r in results), Counter()))
     return pooled
 
 
@@ -78,9 +84,16 @@ def load_groups(folders: list[str], pools: list[list[str]] | None = None, per_se
     return group_by_seed(runs.items(), match, per_seed)
 
 
-def metrics_table(groups: dict[str, list[dict]]) -> list[str]:
-    lines = ["| policy | runs | " + " | ".join(label for label, _ in COLUMNS) + " |",
-             "|---|---:|" + "---:|" * len(COLUMNS)]  # fmt: skip
+def ended_by(results: list[dict]) -> str:
+    """How the group's episodes ended, summed over its runs: 'off_road 3, time_limit 17'."""
+    counts = sum((Counter(r["termination_reasons"]) for r in results), Counter())
+    return ", ".join(f"{reason} {counts[reason]}" for reason in sorted(counts))
+
+
+def metrics_table(groups: dict[str, list[dict]], reasons: bool = False) -> list[str]:
+    labels = [label for label, _ in COLUMNS] + (["ended by"] if reasons else [])
+    lines = ["| policy | runs | " + " | ".join(labels) + " |",
+             "|---|---:|" + "---:|" * len(COLUMNS) + ("---|" if reasons else "")]  # fmt: skip
     for group, results in groups.items():
         cells = []
         for _, key in COLUMNS:
@@ -91,6 +104,8 @@ def metrics_table(groups: dict[str, list[dict]]) -> list[str]:
                 cells.append(f"{values[0]:.0f} ± {results[0]['return_std']:.0f} (episodes)")
             else:
                 cells.append(format_value(values[0]))
+        if reasons:
+            cells.append(ended_by(results))
         lines.append(f"| {group} | {len(results)} | " + " | ".join(cells) + " |")
     return lines
 
@@ -99,26 +114,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="*", default=["docs/results"], metavar="folder")
     parser.add_argument("--against", help="compare this group's eval return with every other group's")
+    parser.add_argument("--metric", choices=[key for _, key in COLUMNS], default=None,
+                        help="what --against compares (default the return; the return of a lap rewards slow laps)")
     parser.add_argument("--pool", nargs="+", action="append", metavar="PREFIX",
                         help="pool each run's evaluations under these prefixes (repeatable)")
     parser.add_argument("--per_seed", action="store_true", help="one row per run instead of one per group of seeds")
     parser.add_argument("--match", nargs="+", metavar="GLOB",
                         help="only the runs whose name or group name matches a glob")
+    parser.add_argument("--reasons", action="store_true",
+                        help="add how the episodes ended (the only failure count of a fixed-time evaluation)")
     add_confidence_option(parser)
     args = parser.parse_args()
     if any(len(prefixes) < 2 for prefixes in args.pool or []):
         raise SystemExit("error: --pool needs at least two prefixes, e.g. --pool 78k 80k")
+    if args.metric and not args.against:
+        raise SystemExit("error: --metric goes with --against (the table without it shows every metric)")
+    args.metric = args.metric or "return_mean"
     groups = load_groups(args.folders, args.pool, args.per_seed, args.match)
     if not groups:
         which = f" match {' '.join(args.match)}" if args.match else ""
         raise SystemExit(f"error: no evaluations under {' '.join(args.folders)}{which}")
     if args.against and args.against not in groups:
         raise SystemExit(f"error: no evaluations of '{args.against}' (groups: {', '.join(groups)})")
-    returns = {group: [r["return_mean"] for r in results] for group, results in groups.items()}
+    if args.reasons and (lacking := [name for name, results in groups.items()
+                                     if any("termination_reasons" not in r for r in results)]):  # fmt: skip
+        raise SystemExit(f"error: --reasons needs how every episode ended; {lacking[0]} was evaluated without it")
+    values = {group: [r[args.metric] for r in results] for group, results in groups.items()}
     if args.against:
-        print("\n".join(comparison_table(returns, args.against, confidence=args.confidence)))
+        label = next(label for label, key in COLUMNS if key == args.metric)
+        print("\n".join(comparison_table(values, args.against, label, args.confidence, DECIMALS.get(args.metric, 2))))
     else:
-        print("\n".join(metrics_table(groups)))
+        print("\n".join(metrics_table(groups, args.reasons)))
 
 
 if __name__ == "__main__":

@@ -414,3 +414,21 @@ fresh_main=('tau02_main_seed9*' 'tau02_main_seed1[01]*')
   versus "$main_folders main_fresh single_critic_fresh no_delay_fresh ddpg_fresh" tau02_main 0.95 \
     'tau02_ablation_single_critic_seed*' 'tau02_ablation_no_delay_seed*' 'tau02_ablation_ddpg_seed*'
 } > "$OUT/main_fresh/main_fresh_80k.md"
+
+# session 40: the slow-lap preference. The classical controller at 15-50 km/h on the ten evaluation laps and over a
+# fixed 100 s (configs/overlays/eval_fixed_time.yaml), main's fresh seeds 9-11 over 100 s, then the pace, lap success
+# and lap length of the final policies, main's seeds 0-11 against single critic, no delay and DDPG (reported, not tested)
+use "$main_folders main_fresh single_critic_fresh no_delay_fresh ddpg_fresh"
+final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78k+80k_tau02_main_seed*'
+  '78k+80k_tau02_ablation_single_critic_seed*' '78k+80k_tau02_ablation_no_delay_seed*' '78k+80k_tau02_ablation_ddpg_seed*')
+{ echo "The classical controller at the speed it is given, on the ten evaluation laps:"; echo
+  python scripts/eval_table.py "$OUT/pace/lap" --reasons; echo
+  echo "The same over a fixed 100 s, and main's seeds 9-11 (checkpoints 78k, 80k and both pooled):"; echo
+  python scripts/eval_table.py "$OUT/pace/fixed_time" --reasons --pool 78k 80k; echo
+  echo "The final policies on the lap (78k + 80k), main's seeds 0-11 against single critic (0-2, 5-10), no delay (0-2,"
+  echo "5-10) and DDPG (0-11): pace, lap success and lap length (reported, not tested):"; echo
+  "${final[@]}"; echo
+  for metric in avg_speed_kmh success_rate episode_length_mean; do
+    "${final[@]}" --against 78k+80k_tau02_main --metric "$metric"; echo
+  done
+} > "$OUT/pace/pace.md"

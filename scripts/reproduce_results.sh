@@ -486,6 +486,18 @@ ablation_study ddpg_fresh tau02_ablation_ddpg_seed configs/ablations/ddpg.yaml 9
 # sessions 38-39: main on fresh seeds, its critic's bias on seeds no ablation was first read on (seed 11 ran in two
 # legs, stopped at 14k in session 38 and resumed with --ckpt_path last in session 39; one leg is the same run)
 ablation_study main_fresh tau02_main_seed "" 9 10 11
+# session 40: the slow-lap preference: the classical controller at 15-50 km/h on the ten evaluation laps and over a
+# fixed 100 s, then main's fresh seeds 9-11 over 100 s
+FIXED=configs/overlays/eval_fixed_time.yaml
+mkdir -p "$OUT/pace/lap" "$OUT/pace/fixed_time"
+for v in 15 20 25 30 35 40 45 50; do
+  for protocol in lap fixed_time; do
+    OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml \
+      $([ $protocol = fixed_time ] && echo --config $FIXED) --episodes 10 --target_kmh $v \
+      > "$OUT/pace/$protocol/eval_classical_${v}kmh.json"
+  done
+done
+OVERLAY=$FIXED EVAL_OUT=$OUT/pace/fixed_time evaluate_last_two 80 tau02_main_seed9 tau02_main_seed10 tau02_main_seed11
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"

@@ -180,3 +180,47 @@ def test_a_checkpoint_is_evaluated_by_the_same_cli_and_bad_paths_are_one_line_er
     ):
         bad = subprocess.run([*base, *args], capture_output=True, text=True)
         assert bad.returncode == 2 and bad.stderr.startswith(message) and len(bad.stderr.splitlines()) == 1
+
+
+def test_the_classical_controller_cruises_at_the_asked_speed_and_bad_speeds_are_one_line_errors(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    config = tmp_path / "eval.yaml"
+    config.write_text("data:\n  env: racetrack\n  env_kwargs: {max_episode_steps: 80}\n")
+    base = [sys.executable, "-m", "lightning_td3.baselines", "--config", str(config), "--episodes", "1"]
+    speeds = {}
+    for target in (20.0, 40.0):
+        out = subprocess.run([*base, "--target_kmh", str(target)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-1000:]
+        result = json.loads(out.stdout)
+        assert result["policy"] == "classical" and result["target_kmh"] == target and result["collisions"] == 0
+        speeds[target] = result["avg_speed_kmh"]
+    assert 19.0 < speeds[20.0] < 21.0 and 38.0 < speeds[40.0] < 42.0  # 20.0 and 40.3 when written
+    for args in (["--target_kmh", "0"], ["--target_kmh", "30", "--policy", "random"]):
+        bad = subprocess.run([*base, *args], capture_output=True, text=True)
+        assert bad.returncode == 2 and bad.stderr.startswith("error: --target_kmh goes with --policy classical")
+        assert len(bad.stderr.splitlines()) == 1
+
+
+def test_a_lap_pays_a_slower_pace_more_and_a_fixed_time_pays_a_faster_one_more():
+    """Why configs/overlays/eval_fixed_time.yaml exists: the reward's per-step terms add up over the lap's steps."""
+    from lightning_td3.envs.racetrack import RacetrackEnv
+
+    def drive(target_kmh: float, **env_kwargs) -> dict:
+        env = RacetrackEnv(spawn="start", **env_kwargs)
+        try:
+            return evaluate(ClassicalController.from_env(env, target_speed_kmh=target_kmh), env, episodes=1, seed=0)
+        finally:
+            env.close()
+
+    lap = {v: drive(v, max_episode_steps=500) for v in (20.0, 40.0)}
+    assert all(r["success_rate"] == 1.0 for r in lap.values())
+    assert lap[20.0]["episode_length_mean"] > 1.8 * lap[40.0]["episode_length_mean"]
+    assert lap[20.0]["return_mean"] > lap[40.0]["return_mean"] + 200  # 2199 and 1815 over the ten eval laps
+    timed = {v: drive(v, max_episode_steps=250, route_length=100000.0) for v in (20.0, 40.0)}
+    assert all(r["termination_reasons"] == {"time_limit": 1} for r in timed.values())
+    assert timed[40.0]["distance_mean"] > 500.0 > lap[40.0]["distance_mean"]  # on past the end of the lap
+    assert timed[40.0]["distance_mean"] > 1.8 * timed[20.0]["distance_mean"]
+    assert timed[40.0]["return_mean"] > timed[20.0]["return_mean"] + 500

@@ -20,6 +20,7 @@ CAREFUL = "configs/overlays/racetrack_traffic_careful.yaml"
 SMOOTH = "configs/overlays/smooth_actor.yaml"
 SHIFT = "configs/overlays/random_shift.yaml"
 HEADING = "configs/overlays/racetrack_traffic_heading.yaml"
+FIXED_TIME = "configs/overlays/eval_fixed_time.yaml"
 
 
 def printed_config(capsys, *configs: str) -> dict:
@@ -95,6 +96,21 @@ def test_heading_overlay_only_turns_the_traffic_frame_for_training_and_evaluatio
 
     data = TD3DataModule(**heading["data"])
     assert data.eval_env_kwargs["frame"] == "heading"  # evaluation sees what training saw
+
+
+@pytest.mark.parametrize("under", [(), (TRAFFIC,)])
+def test_fixed_time_overlay_only_lengthens_the_evaluation_route(under, capsys):
+    base = printed_config(capsys, "configs/racetrack.yaml", *under)
+    fixed = printed_config(capsys, "configs/racetrack.yaml", *under, FIXED_TIME)
+    assert fixed["model"] == base["model"]
+    assert {k for k in base["data"] if base["data"][k] != fixed["data"][k]} == {"eval_env_kwargs"}
+    assert fixed["data"]["eval_env_kwargs"] == {**base["data"]["eval_env_kwargs"], "route_length": 100000.0}
+
+    from lightning_td3.data import TD3DataModule
+
+    data = TD3DataModule(**fixed["data"])  # training episodes stay one lap; evaluation keeps the training traffic
+    assert data.eval_env_kwargs["route_length"] == 100000.0 and "route_length" not in data.env_kwargs
+    assert data.eval_env_kwargs.get("scenario") == base["data"]["env_kwargs"].get("scenario")
 
 
 @pytest.mark.parametrize("overlay, key, value", [(SMOOTH, "action_smoothness", 0.01), (SHIFT, "image_shift", 4)])

@@ -317,3 +317,39 @@ def test_bias_table_refuses_a_run_measured_twice_differently_and_a_file_that_is_
         made = subprocess.run([sys.executable, str(BIAS), *(str(tmp_path / t) for t in tables)],
                               capture_output=True, text=True)  # fmt: skip
         assert made.returncode != 0 and made.stderr.strip() == message
+
+
+def test_against_compares_another_metric_to_its_own_precision(tmp_path):
+    import re
+
+    for seed, (speed, success) in enumerate([(45.0, 1.0), (50.0, 0.9), (47.0, 0.95)]):
+        write_eval(tmp_path, f"main_seed{seed}", 1600.0, success=success, avg_speed_kmh=speed)
+        write_eval(tmp_path, f"ddpg_seed{seed}", 1600.0, success=success - 0.1, avg_speed_kmh=speed + 5.0)
+    speed = table(tmp_path, "--against", "main", "--metric", "avg_speed_kmh").stdout.splitlines()
+    assert speed[0].startswith("| policy | runs | avg speed km/h | main − policy |")
+    cells = speed[2].split(" | ")
+    assert cells[:4] == ["| ddpg", "3", "52.3", "-5.0"]
+    low, high = (float(x) for x in re.fullmatch(r"\[(-?\d+\.\d), (-?\d+\.\d)\]", cells[4]).groups())
+    assert low < -5.0 < high  # each side's seeds are resampled apart, so the interval is wider than the shift
+    success = table(tmp_path, "--against", "main", "--metric", "success_rate").stdout.splitlines()[2].split(" | ")
+    assert success[2:4] == ["0.85", "+0.10"] and re.fullmatch(r"\[[+-]\d\.\d\d, [+-]\d\.\d\d\]", success[4])
+    alone = table(tmp_path, "--metric", "avg_speed_kmh")
+    assert alone.returncode != 0 and alone.stdout == ""
+    assert alone.stderr.strip() == "error: --metric goes with --against (the table without it shows every metric)"
+
+
+def test_reasons_count_how_the_episodes_of_each_group_ended_also_when_pooled(tmp_path):
+    for seed, off_road in enumerate([3, 0]):
+        for step in ("78k", "80k"):
+            ended = {"off_road": off_road, "time_limit": 10 - off_road} if off_road else {"time_limit": 10}
+            write_eval(tmp_path, f"{step}_main_seed{seed}", 4000.0, success=0.0, termination_reasons=ended)
+    lines = table(tmp_path, "--reasons", "--pool", "78k", "80k").stdout.splitlines()
+    assert lines[0].endswith(" | episode length | ended by |") and lines[1].endswith("---:|---|")
+    ended = {line.split(" | ")[0].strip("| "): line.split(" | ")[-1].strip(" |") for line in lines[2:]}
+    assert ended == {"78k_main": "off_road 3, time_limit 17", "80k_main": "off_road 3, time_limit 17",
+                     "78k+80k_main": "off_road 6, time_limit 34"}  # fmt: skip
+    assert "ended by" not in table(tmp_path).stdout  # only when asked
+    write_eval(tmp_path, "classical", 2000.0)  # evaluated before the reasons were kept
+    old = table(tmp_path, "--reasons")
+    assert old.returncode != 0 and old.stdout == ""
+    assert old.stderr.strip() == "error: --reasons needs how every episode ended; classical was evaluated without it"

@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ckpt", default=None, help="the agent's checkpoint, with --policy checkpoint")
     parser.add_argument("--episodes", type=int, default=None, help="default: the config's data.eval_episodes")
     parser.add_argument("--seed", type=int, default=None, help="default: the config's seed_everything")
+    parser.add_argument("--target_kmh", type=float, default=None, help="the classical controller's cruise speed "
+                        "(default 30 km/h, the reward's target): how the return depends on pace alone")  # fmt: skip
     args = parser.parse_args(argv)
     os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
     try:
@@ -41,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if (args.policy == "checkpoint") != (args.ckpt is not None):
         print("error: --ckpt goes with --policy checkpoint (and only with it)", file=sys.stderr)
+        return 2
+    if args.target_kmh is not None and (args.policy != "classical" or not args.target_kmh > 0):
+        print(f"error: --target_kmh goes with --policy classical and must be > 0, got {args.target_kmh}",
+              file=sys.stderr)  # fmt: skip
         return 2
     if args.ckpt is not None and not Path(args.ckpt).is_file():
         print(f"error: checkpoint not found: {args.ckpt}", file=sys.stderr)
@@ -52,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     episodes = args.episodes if args.episodes is not None else int(data.get("eval_episodes", 10))
     frame_stack = 1
     if args.policy == "classical":
-        policy: Any = ClassicalController.from_env(env)
+        speed = {} if args.target_kmh is None else {"target_speed_kmh": args.target_kmh}
+        policy: Any = ClassicalController.from_env(env, **speed)
     elif args.policy == "checkpoint":
         import torch
 
@@ -69,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     env.close()
     result.pop("per_episode")
     source = {"ckpt": args.ckpt} if args.ckpt else {}
+    if args.target_kmh is not None:
+        source["target_kmh"] = args.target_kmh
     print(json.dumps({"policy": args.policy, "config": " ".join(args.config), **source, **result}, indent=2))
     return 0
 
