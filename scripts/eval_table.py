@@ -113,7 +113,7 @@ def metrics_table(groups: dict[str, list[dict]], reasons: bool = False) -> list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="*", default=["docs/results"], metavar="folder")
-    parser.add_argument("--against", help="compare this group's eval return with every other group's")
+    parser.add_argument("--against", help="compare this group with every other group (on --metric, default the return)")
     parser.add_argument("--metric", choices=[key for _, key in COLUMNS], default=None,
                         help="what --against compares (default the return; the return of a lap rewards slow laps)")
     parser.add_argument("--pool", nargs="+", action="append", metavar="PREFIX",
