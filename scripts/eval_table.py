@@ -43,6 +43,11 @@ PER_KM = ("collisions_per_km", "lane_invasions_per_km")
 DECIMALS = {"return_mean": 0, "avg_speed_kmh": 1, "episode_length_mean": 0}  # --against's; 2 for the rest
 
 
+def count_endings(results: list[dict]) -> Counter:
+    """Episodes per termination reason over several evaluations (a run's checkpoints, or a group's runs)."""
+    return sum((Counter(r["termination_reasons"]) for r in results), Counter())
+
+
 def pool(results: list[dict]) -> dict:
     """One evaluation holding every episode of `results` (evaluations of checkpoints of one run)."""
     n = np.array([r["episodes"] for r in results], dtype=float)
@@ -58,7 +63,7 @@ def pool(results: list[dict]) -> dict:
             pooled[key] = float(np.average([r[key] for r in results], weights=n))
     pooled["distance_mean"] = float(km.sum() * 1000.0 / n.sum())
     if all("termination_reasons" in r for r in results):
-        pooled["termination_reasons"] = dict(sum((Counter(r["termination_reasons"]) for r in results), Counter()))
+        pooled["termination_reasons"] = dict(count_endings(results))
     return pooled
 
 
@@ -86,7 +91,7 @@ def load_groups(folders: list[str], pools: list[list[str]] | None = None, per_se
 
 def ended_by(results: list[dict]) -> str:
     """How the group's episodes ended, summed over its runs: 'off_road 3, time_limit 17'."""
-    counts = sum((Counter(r["termination_reasons"]) for r in results), Counter())
+    counts = count_endings(results)
     return ", ".join(f"{reason} {counts[reason]}" for reason in sorted(counts))
 
 
