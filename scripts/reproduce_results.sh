@@ -489,14 +489,16 @@ ablation_study main_fresh tau02_main_seed "" 9 10 11
 # session 40: the slow-lap preference: the classical controller at 15-50 km/h on the ten evaluation laps and over a
 # fixed 100 s, then main's fresh seeds 9-11 over 100 s
 FIXED=configs/overlays/eval_fixed_time.yaml
-mkdir -p "$OUT/pace/lap" "$OUT/pace/fixed_time"
-for v in 15 20 25 30 35 40 45 50; do
-  for protocol in lap fixed_time; do
-    OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml \
-      $([ $protocol = fixed_time ] && echo --config $FIXED) --episodes 10 --target_kmh $v \
-      > "$OUT/pace/$protocol/eval_classical_${v}kmh.json"
+classical_pace() {  # folder under OUT/pace[, overlay]: the classical controller at 15-50 km/h, ten episodes each
+  local out=$OUT/pace/$1 overlay=${2:-} v
+  mkdir -p "$out"
+  for v in 15 20 25 30 35 40 45 50; do
+    OMP_NUM_THREADS=1 python -m lightning_td3.baselines --config configs/racetrack.yaml ${overlay:+--config "$overlay"} \
+      --episodes 10 --target_kmh $v > "$out/eval_classical_${v}kmh.json"
   done
-done
+}
+classical_pace lap
+classical_pace fixed_time "$FIXED"
 OVERLAY=$FIXED EVAL_OUT=$OUT/pace/fixed_time evaluate_last_two 80 tau02_main_seed9 tau02_main_seed10 tau02_main_seed11
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
