@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from lightning import Trainer
 
-from lightning_td3.cli import main
+from lightning_td3.agent.td3 import TD3
+from lightning_td3.cli import TD3CLI, TRAINER_DEFAULTS, main
 from lightning_td3.config_files import ConfigFileError, read_config_files, read_tool_inputs
+from lightning_td3.data import TD3DataModule
 
 pytestmark = pytest.mark.filterwarnings("ignore:LightningCLI's args parameter")
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +24,7 @@ SMOOTH = "configs/overlays/smooth_actor.yaml"
 SHIFT = "configs/overlays/random_shift.yaml"
 HEADING = "configs/overlays/racetrack_traffic_heading.yaml"
 FIXED_TIME = "configs/overlays/eval_fixed_time.yaml"
+ONE_UPDATE = "configs/overlays/one_update_per_step.yaml"
 
 
 def printed_config(capsys, *configs: str) -> dict:
@@ -92,8 +96,6 @@ def test_heading_overlay_only_turns_the_traffic_frame_for_training_and_evaluatio
     assert {k for k in traffic["data"] if traffic["data"][k] != heading["data"][k]} == {"env_kwargs"}
     assert heading["data"]["env_kwargs"] == {**traffic["data"]["env_kwargs"], "frame": "heading"}
 
-    from lightning_td3.data import TD3DataModule
-
     data = TD3DataModule(**heading["data"])
     assert data.eval_env_kwargs["frame"] == "heading"  # evaluation sees what training saw
 
@@ -106,11 +108,32 @@ def test_fixed_time_overlay_only_lengthens_the_evaluation_route(under, capsys):
     assert {k for k in base["data"] if base["data"][k] != fixed["data"][k]} == {"eval_env_kwargs"}
     assert fixed["data"]["eval_env_kwargs"] == {**base["data"]["eval_env_kwargs"], "route_length": 100000.0}
 
-    from lightning_td3.data import TD3DataModule
-
     data = TD3DataModule(**fixed["data"])  # training episodes stay one lap; evaluation keeps the training traffic
     assert data.eval_env_kwargs["route_length"] == 100000.0 and "route_length" not in data.env_kwargs
     assert data.eval_env_kwargs.get("scenario") == base["data"]["env_kwargs"].get("scenario")
+
+
+def trainer_of(*configs: str) -> Trainer:
+    args = [arg for c in configs for arg in ("--config", str(ROOT / c))] + ["--trainer.logger", "false"]
+    cli = TD3CLI(TD3, TD3DataModule, subclass_mode_model=False, subclass_mode_data=False,
+                 trainer_defaults=TRAINER_DEFAULTS, run=False, args=args)  # fmt: skip
+    return cli.trainer
+
+
+def test_one_update_per_step_overlay_keeps_the_compute_and_the_env_step_cadence(capsys):
+    base = printed_config(capsys, "configs/racetrack.yaml", "configs/ablations/ddpg.yaml")
+    utd1 = printed_config(capsys, "configs/racetrack.yaml", "configs/ablations/ddpg.yaml", ONE_UPDATE)
+    assert utd1["model"] == base["model"]
+    assert {k for k in base["data"] if base["data"][k] != utd1["data"][k]} == {"env_steps_per_update", "max_env_steps"}
+
+    def updates(data: dict) -> float:
+        return (data["max_env_steps"] - data["learning_starts"]) / data["env_steps_per_update"]
+
+    assert (updates(base["data"]), updates(utd1["data"])) == (39_000, 38_000)  # the same hour of compute
+    # evaluations stay every 2000 env steps: twice the updates between them
+    assert base["eval_every_env_steps"] == utd1["eval_every_env_steps"] == 2000
+    assert trainer_of("configs/racetrack.yaml").val_check_interval == 1000
+    assert trainer_of("configs/racetrack.yaml", ONE_UPDATE).val_check_interval == 2000
 
 
 @pytest.mark.parametrize("overlay, key, value", [(SMOOTH, "action_smoothness", 0.01), (SHIFT, "image_shift", 4)])
