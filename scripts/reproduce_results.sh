@@ -440,19 +440,23 @@ keep_report() {  # results folder under OUT, budget in k, then the run names: th
   cp "$report_dir/validation.md" "$OUT/$folder/validation$suffix.md"
   cp "$report_dir/eval.png" "$OUT/$folder/eval$suffix.png"
 }
-ablation_study() {  # results folder under OUT, then ablation_runs' args: that ablation of configs/racetrack.yaml,
-  # 0->K k env steps (K default 80) three at a time, into that folder: the last two checkpoints, the critics' bias at
-  # the budget, the curves, and the report's validation table and evaluation plot
-  local folder=$1 k=${K:-80} runs; shift
-  ablation_runs "$@"
-  local names=("${runs[@]%% *}")
+study() {  # results folder under OUT, then the runs ("name args..."): each 0->K k env steps (K default 80) three at
+  # a time, into that folder: the last two checkpoints, the critics' bias at the budget, the curves, and the report's
+  # validation table and evaluation plot
+  local folder=$1 k=${K:-80}; shift
+  local names=("${@%% *}")
   mkdir -p "$OUT/$folder"
-  JOBS=3 train_all "--data.max_env_steps ${k}000" "${runs[@]}"
-  EVAL_OUT=$OUT/$folder evaluate_last_two "$k" "${runs[@]}"
+  JOBS=3 train_all "--data.max_env_steps ${k}000" "$@"
+  EVAL_OUT=$OUT/$folder evaluate_last_two "$k" "$@"
   python scripts/value_bias.py --config configs/racetrack.yaml --episodes 10 \
     --ckpt $(ckpts "env_steps=${k}000.ckpt" "${names[@]}") > "$OUT/$folder/value_bias_${k}k.md"
   python scripts/export_curves.py "$LOGS" "$OUT/$folder/curves" --runs "${names[@]}"
   keep_report "$folder" "$k" "${names[@]}"
+}
+ablation_study() {  # results folder under OUT, then ablation_runs' args: study that ablation of configs/racetrack.yaml
+  local folder=$1 runs; shift
+  ablation_runs "$@"
+  study "$folder" "${runs[@]}"
 }
 # DDPG without LayerNorm: every stability measure removed at once
 STRIPPED="configs/ablations/ddpg.yaml configs/ablations/no_layernorm.yaml"
@@ -500,6 +504,11 @@ classical_pace() {  # folder under OUT/pace[, overlay]: the classical controller
 classical_pace lap
 classical_pace fixed_time "$FIXED"
 OVERLAY=$FIXED EVAL_OUT=$OUT/pace/fixed_time evaluate_last_two 80 tau02_main_seed9 tau02_main_seed10 tau02_main_seed11
+# session 41: a pilot at TD3's own update ratio, one update per env step for 40k env steps (the main config's compute),
+# main against DDPG on seed 12
+UTD1=configs/overlays/one_update_per_step.yaml
+K=40 study one_update_per_step "utd1_main_seed12 --config $UTD1 --seed_everything 12" \
+  "utd1_ablation_ddpg_seed12 --config configs/ablations/ddpg.yaml --config $UTD1 --seed_everything 12"
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
