@@ -432,3 +432,25 @@ final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78
     "${final[@]}" --against 78k+80k_tau02_main --metric "$metric"; echo
   done
 } > "$OUT/pace/pace.md"
+
+# session 41: a pilot at TD3's own update ratio, one update per env step for 40k env steps (38k updates, the main
+# config's compute), main and DDPG on seed 12 (reported, not tested): the last two checkpoints on the lap and over a
+# fixed 100 s, the critics' bias at 40k, then beside main and DDPG at the default ratio (seeds 0-11): the final
+# policies, the bias at 80k, and the curves over the same 2k-40k env steps
+use "$main_folders main_fresh ddpg_fresh one_update_per_step"
+{ echo "The pilot's two runs (seed 12) on the ten evaluation laps, per checkpoint and pooled:"; echo
+  python scripts/eval_table.py "$OUT/one_update_per_step" --pool 38k 40k --per_seed --reasons; echo
+  echo "The same checkpoints over a fixed 100 s (configs/overlays/eval_fixed_time.yaml):"; echo
+  python scripts/eval_table.py "$OUT/one_update_per_step/fixed_time" --pool 38k 40k --per_seed --reasons; echo
+  echo "The final policies beside main and DDPG at the default ratio (78k + 80k, seeds 0-11):"; echo
+  python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --pool 38k 40k --match '78k+80k_tau02_main_seed*' \
+    '78k+80k_tau02_ablation_ddpg_seed*' '38k+40k_utd1_*'; echo
+  echo "The critics' relative bias, at 40k here and at 80k at the default ratio (main: seeds 0-2 and 9-11; DDPG: seeds"
+  echo "0-2 and 9-11):"; echo
+  python scripts/bias_table.py "$OUT/value_bias_80k_tau.md" "$OUT/main_fresh/value_bias_80k.md" \
+    "$OUT/ddpg_fresh/value_bias_80k.md" "$OUT/one_update_per_step/value_bias_40k.md" \
+    --match 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*' 'utd1_*'; echo
+  echo "The curves over the same env steps, 2k-40k (at the default ratio, half the updates):"; echo
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget 40000 --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*' \
+    'utd1_*'
+} > "$OUT/one_update_per_step/one_update_per_step_40k.md"

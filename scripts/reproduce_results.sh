@@ -509,6 +509,8 @@ OVERLAY=$FIXED EVAL_OUT=$OUT/pace/fixed_time evaluate_last_two 80 tau02_main_see
 UTD1=configs/overlays/one_update_per_step.yaml
 K=40 study one_update_per_step "utd1_main_seed12 --config $UTD1 --seed_everything 12" \
   "utd1_ablation_ddpg_seed12 --config configs/ablations/ddpg.yaml --config $UTD1 --seed_everything 12"
+mkdir -p "$OUT/one_update_per_step/fixed_time"
+OVERLAY=$FIXED EVAL_OUT=$OUT/one_update_per_step/fixed_time evaluate_last_two 40 utd1_main_seed12 utd1_ablation_ddpg_seed12
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
