@@ -56,6 +56,27 @@ class ExplodingEnv(gym.Env):
         return self._obs(), 0.0, False, False, make_info(DrivingState(), {}, 0.0, "running", False)
 
 
+class SlowStartEnv(gym.Env):
+    """A simulator that takes `delay` s to come up (a CARLA world loading) and `step_seconds` per step."""
+
+    def __init__(self, delay: float = 0.0, step_seconds: float = 0.005) -> None:
+        time.sleep(delay)
+        self.step_seconds = step_seconds
+        self.observation_space = observation_space(vector_dim=2, image_size=36)
+        self.action_space = action_space()
+
+    def _obs(self):
+        return {"image": np.zeros((1, 36, 36), np.uint8), "vector": np.zeros(2, np.float32)}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self._obs(), {}
+
+    def step(self, action):
+        time.sleep(self.step_seconds)
+        return self._obs(), 0.0, False, False, make_info(DrivingState(), {}, 0.0, "running", False)
+
+
 def _module(dm: TD3DataModule) -> TD3:
     return TD3(image_shape=dm.image_shape, vector_dim=dm.vector_dim, action_dim=dm.action_dim,
                feature_dim=16, hidden_dim=16)  # fmt: skip
@@ -90,6 +111,10 @@ def test_rate_limiter_lets_workers_run_at_most_tolerance_ahead_of_the_schedule()
     assert limiter.claimed(0) == 7 and limiter.claimed(1) == 3
     limiter.set_claims(0, 2)  # a dead worker's claims that never arrived are given back
     assert limiter.try_claim(1) == 5
+    limiter.hold_start()  # the start gate: no claims until the learner releases it
+    assert limiter.try_claim(1) is None and limiter.claimed() == 6
+    limiter.release_start()
+    assert limiter.try_claim(1) == 6
     limiter.stop()
     assert limiter.claim(1) is None
 
@@ -197,8 +222,8 @@ def test_two_workers_feed_the_replay_on_schedule_and_a_killed_worker_is_restarte
     try:
         for _ in range(60):
             train_one()
-        # a loaded 2-core machine can start one worker process seconds after the other, and the first then
-        # claims every step; keep training (the schedule stays exact) until the late one has delivered too
+        # both start together (the start gate), but a loaded 2-core machine can still leave one unscheduled
+        # for a while; keep training (the schedule stays exact) until it has delivered too
         deadline = time.monotonic() + 45
         while not all(shard.num_added > 0 for shard in replay.shards):
             assert time.monotonic() < deadline, [shard.num_added for shard in replay.shards]
@@ -223,6 +248,20 @@ def test_two_workers_feed_the_replay_on_schedule_and_a_killed_worker_is_restarte
         pool.close(timeout=30.0)  # a loaded 2-core machine can take seconds to schedule the worker's exit
     assert all(p.exitcode is not None for p in processes if p is not None)  # every worker process is gone
     assert pool.workers[1].process is None and processes[1].exitcode == 0  # stopped cleanly, not killed
+
+
+@pytest.mark.slow
+def test_a_worker_that_starts_seconds_late_still_gets_its_share_of_the_warm_up():
+    dm = _async_data(env=f"{__name__}.SlowStartEnv", env_kwargs={}, learning_starts=40,
+                     worker_env_overrides=[{}, {"delay": 3.0}])  # fmt: skip
+    dm.stream.policy, dm.stream.on_exhausted = (lambda: _module(dm)), None
+    try:
+        next(iter(dm.stream))  # the first batch waits for the 40 warm-up steps (and one more)
+        added, inserted = [shard.num_added for shard in dm.buffer.shards], dm.worker.env_steps
+    finally:
+        dm.worker.close()
+    # without the start gate worker 0 takes all 40 (0.2 s of steps) while worker 1 is still loading
+    assert sum(added) == inserted == 41 and min(added) > 0, added
 
 
 @pytest.mark.slow

@@ -52,6 +52,7 @@ class _Worker:
     last_error: str | None = None
     last_message: float = 0.0
     version: int = WARMUP_VERSION  # policy version of the last inserted step
+    ready: bool = False  # the current process has reset its env (its first "start" message arrived)
 
 
 class RolloutPool:
@@ -93,6 +94,7 @@ class RolloutPool:
         self._receiver: threading.Thread | None = None
         self._receiver_error: str | None = None
         self._closing = False
+        self._start_deadline = 0.0
         self.running = False
 
     # -- the RolloutWorker view -----------------------------------------------------------------------
@@ -133,8 +135,11 @@ class RolloutPool:
             return
         self._closing = False
         self.limiter.resume()
+        self.limiter.hold_start()  # released by _release_start once every worker is ready
+        self._start_deadline = time.monotonic() + self.worker_timeout
         for w in self.workers:
             self.limiter.set_claims(w.index, w.received)
+            w.ready = False
             self._spawn(w)
         self._receiver = threading.Thread(target=self._receive, name="rollout-receiver", daemon=True)
         self._receiver.start()
@@ -208,6 +213,8 @@ class RolloutPool:
                     w.eof = True
                 if message[0] == "step":
                     w.received += 1
+                elif message[0] == "start":
+                    w.ready = True
                 w.last_message = time.monotonic()
                 self._inbox.append((w.index, message))
                 self._arrived.set()
@@ -218,11 +225,20 @@ class RolloutPool:
         self.limiter.set_schedule(target)
         while True:
             self._arrived.clear()
+            self._release_start()
             self._pump(target)
             self.supervise()
             if self.env_steps >= target:
                 return
             self._arrived.wait(0.05)
+
+    def _release_start(self) -> None:
+        """Lets the workers claim steps once all are ready, or after `worker_timeout` s (a worker that
+        never comes up must not stall the others; supervise() deals with it if it dies)."""
+        if self.limiter.start_held and (
+            all(w.ready for w in self.workers) or time.monotonic() >= self._start_deadline
+        ):
+            self.limiter.release_start()
 
     def _pump(self, target: int) -> None:
         """Processes arrived messages in order; a step beyond `target` stays queued (and all behind it)."""

@@ -7,6 +7,9 @@ machine. The limiter holds `env_steps_per_update` in both directions:
 - learner side, exact: the learner inserts env steps into its replay only up to its schedule (the
   synchronous stream's `min(max_env_steps, learning_starts + floor(k * ratio))` after k batches) and
   waits while fewer have arrived. Steps that arrive early wait in a queue, not in the replay.
+- a start gate: at each start the learner holds every claim until all workers have built and reset
+  their envs, so the first process up cannot take the whole warm-up while the others still load
+  (on a busy machine a process can start seconds after its peer; a CARLA world takes longer).
 - worker side, with a tolerance: a worker takes an env step only while the steps claimed by all
   workers stay below the learner's schedule plus `tolerance`, so workers pause when too far ahead.
 
@@ -37,6 +40,7 @@ class RateLimiter:
         self._claims = ctx.Array("q", num_workers, lock=False)  # env steps claimed by each worker, ever
         self._schedule = ctx.Value("q", 0, lock=False)  # env steps the learner will have inserted after this batch
         self._stop = ctx.Value("b", 0, lock=False)
+        self._gate = ctx.Value("b", 1, lock=False)  # open unless the learner holds the start
 
     # -- learner side --------------------------------------------------------------------------------
     def set_schedule(self, env_steps: int) -> None:
@@ -52,6 +56,12 @@ class RateLimiter:
     def resume(self) -> None:
         self._stop.value = 0
 
+    def hold_start(self) -> None:
+        self._gate.value = 0
+
+    def release_start(self) -> None:
+        self._gate.value = 1
+
     # -- both ---------------------------------------------------------------------------------------
     @property
     def schedule(self) -> int:
@@ -64,6 +74,10 @@ class RateLimiter:
     def stopped(self) -> bool:
         return bool(self._stop.value)
 
+    @property
+    def start_held(self) -> bool:
+        return not self._gate.value
+
     def limit(self) -> int:
         """Claims allowed in total now: schedule + tolerance, never past the run's end (unless the
         schedule itself is, which only happens to refill an emptied replay)."""
@@ -74,7 +88,7 @@ class RateLimiter:
     def try_claim(self, worker: int) -> int | None:
         """Claims one env step for `worker`; returns its global index (steps claimed before it) or None."""
         total = self.claimed()
-        if total >= self.limit():
+        if self.start_held or total >= self.limit():
             return None
         self._claims[worker] += 1
         return total
