@@ -80,7 +80,8 @@ class TD3DataModule(L.LightningDataModule):
         rate_tolerance: env steps the workers may run ahead of the learner's schedule.
         worker_max_restarts: failures in a row (no finished episode between) before training stops.
         worker_restart_backoff: seconds before the first restart; doubles with each failure in a row.
-        worker_timeout: seconds without an env step before a worker is killed and restarted.
+        worker_timeout: seconds a claimed env step, an env start-up or a reset may take before the worker is
+            killed and restarted.
     """
 
     def __init__(

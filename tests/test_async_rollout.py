@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -262,6 +263,54 @@ def test_a_worker_that_starts_seconds_late_still_gets_its_share_of_the_warm_up()
         dm.worker.close()
     # without the start gate worker 0 takes all 40 (0.2 s of steps) while worker 1 is still loading
     assert sum(added) == inserted == 41 and min(added) > 0, added
+
+
+class HangingResetEnv(SlowStartEnv):
+    """A simulator that hangs for good in its second reset (its first episode lasts three steps)."""
+
+    def __init__(self) -> None:
+        super().__init__(step_seconds=0.0)
+        self.resets, self.t = 0, 0
+
+    def reset(self, *, seed=None, options=None):
+        self.resets, self.t = self.resets + 1, 0
+        if self.resets == 2:
+            time.sleep(3600)
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        self.t += 1
+        obs, reward, terminated, _, info = super().step(action)
+        return obs, reward, terminated, self.t >= 3, info
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env, worker_kwargs", [("SlowStartEnv", {"delay": 3600.0}), ("HangingResetEnv", {})],
+                         ids=["hangs_starting", "hangs_resetting"])  # fmt: skip
+def test_a_worker_hung_outside_a_step_is_killed_after_worker_timeout(env, worker_kwargs):
+    dm = _async_data(env=f"{__name__}.{env}", env_kwargs={}, worker_env_overrides=[worker_kwargs], rollout_workers=1,
+                     worker_timeout=2.0, worker_max_restarts=0)  # fmt: skip
+    dm.stream.policy, dm.stream.on_exhausted = (lambda: _module(dm)), None
+    raised: list[BaseException] = []
+
+    def first_batch() -> None:
+        try:
+            next(iter(dm.stream))
+        except BaseException as err:  # noqa: BLE001 - inspected below
+            raised.append(err)
+
+    learner = threading.Thread(target=first_batch, daemon=True)  # undetected, the learner would wait forever
+    try:
+        learner.start()
+        learner.join(60)
+    finally:
+        dm.worker.close()
+    assert not learner.is_alive(), "the hung worker was never killed"
+    assert [type(err) for err in raised] == [RolloutWorkerError]
+    assert str(raised[0]) == (
+        "rollout worker 0 failed 1 times in a row (last: no env step or reset for 2 s (hung simulator?)); "
+        "giving up (data.worker_max_restarts=0)"
+    )
 
 
 @pytest.mark.slow

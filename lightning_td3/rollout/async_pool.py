@@ -52,7 +52,7 @@ class _Worker:
     last_error: str | None = None
     last_message: float = 0.0
     version: int = WARMUP_VERSION  # policy version of the last inserted step
-    ready: bool = False  # the current process has reset its env (its first "start" message arrived)
+    owes_start: bool = True  # started, or ended an episode, and its env reset ("start") has not arrived
 
 
 class RolloutPool:
@@ -139,7 +139,6 @@ class RolloutPool:
         self._start_deadline = time.monotonic() + self.worker_timeout
         for w in self.workers:
             self.limiter.set_claims(w.index, w.received)
-            w.ready = False
             self._spawn(w)
         self._receiver = threading.Thread(target=self._receive, name="rollout-receiver", daemon=True)
         self._receiver.start()
@@ -184,11 +183,11 @@ class RolloutPool:
         )  # fmt: skip
         process.start()
         writer.close()  # the worker holds the only write end: its death is EOF here
-        with self._lock:
+        with self._lock:  # before the receiver can see the new pipe
+            w.owes_start, w.last_message = True, time.monotonic()
             w.process, w.conn, w.eof = process, reader, False
         w.generation += 1
         w.restart_at = None
-        w.last_message = time.monotonic()
 
     # -- receiving (thread) ---------------------------------------------------------------------------
     def _receive(self) -> None:
@@ -213,8 +212,8 @@ class RolloutPool:
                     w.eof = True
                 if message[0] == "step":
                     w.received += 1
-                elif message[0] == "start":
-                    w.ready = True
+                elif message[0] in ("start", "episode"):
+                    w.owes_start = message[0] == "episode"
                 w.last_message = time.monotonic()
                 self._inbox.append((w.index, message))
                 self._arrived.set()
@@ -236,7 +235,7 @@ class RolloutPool:
         """Lets the workers claim steps once all are ready, or after `worker_timeout` s (a worker that
         never comes up must not stall the others; supervise() deals with it if it dies)."""
         if self.limiter.start_held and (
-            all(w.ready for w in self.workers) or time.monotonic() >= self._start_deadline
+            not any(w.owes_start for w in self.workers) or time.monotonic() >= self._start_deadline
         ):
             self.limiter.release_start()
 
@@ -280,9 +279,11 @@ class RolloutPool:
         for w in self.workers:
             p = w.process
             if p is not None:
-                outstanding = self.limiter.claimed(w.index) > w.received
-                if outstanding and p.is_alive() and now - w.last_message > self.worker_timeout:
-                    w.last_error = f"no env step for {self.worker_timeout:g} s (hung simulator?)"
+                # it owes a step it claimed, or the reset that follows its start or an episode's end
+                # (a worker waiting on the limiter owes nothing: its silence is the schedule's)
+                owes = w.owes_start or self.limiter.claimed(w.index) > w.received
+                if owes and p.is_alive() and now - w.last_message > self.worker_timeout:
+                    w.last_error = f"no env step or reset for {self.worker_timeout:g} s (hung simulator?)"
                     p.kill()
                 if not w.eof or p.is_alive():
                     continue
