@@ -34,29 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(ROOT / "configs" / "smoke.yaml")
 
 
-class ExplodingEnv(gym.Env):
-    """A simulator that fails on its third step (imported by the worker processes by class path)."""
-
-    def __init__(self) -> None:
-        self.observation_space = observation_space(vector_dim=2, image_size=36)
-        self.action_space = action_space()
-        self.t = 0
-
-    def _obs(self):
-        return {"image": np.zeros((1, 36, 36), np.uint8), "vector": np.zeros(2, np.float32)}
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self._obs(), {}
-
-    def step(self, action):
-        self.t += 1
-        if self.t >= 3:
-            raise RuntimeError("simulator\nexploded")
-        return self._obs(), 0.0, False, False, make_info(DrivingState(), {}, 0.0, "running", False)
-
-
 class SlowStartEnv(gym.Env):
     """A simulator that takes `delay` s to come up (a CARLA world loading) and `step_seconds` per step."""
 
@@ -76,6 +53,24 @@ class SlowStartEnv(gym.Env):
     def step(self, action):
         time.sleep(self.step_seconds)
         return self._obs(), 0.0, False, False, make_info(DrivingState(), {}, 0.0, "running", False)
+
+
+class ExplodingEnv(SlowStartEnv):
+    """A simulator that fails on its third step (imported by the worker processes by class path)."""
+
+    def __init__(self) -> None:
+        super().__init__(step_seconds=0.0)
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        self.t = 0
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        self.t += 1
+        if self.t >= 3:
+            raise RuntimeError("simulator\nexploded")
+        return super().step(action)
 
 
 def _module(dm: TD3DataModule) -> TD3:
