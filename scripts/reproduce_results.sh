@@ -511,7 +511,7 @@ K=40 study one_update_per_step "utd1_main_seed12 --config $UTD1 --seed_everythin
   "utd1_ablation_ddpg_seed12 --config configs/ablations/ddpg.yaml --config $UTD1 --seed_everything 12"
 mkdir -p "$OUT/one_update_per_step/fixed_time"
 OVERLAY=$FIXED EVAL_OUT=$OUT/one_update_per_step/fixed_time evaluate_last_two 40 utd1_main_seed12 utd1_ablation_ddpg_seed12
-# sessions 42-: T16, the pilot's test on fresh seeds 13-15 (pre-registered in docs/TUNING_LOG.md)
+# sessions 42-43: T16, the pilot's test on fresh seeds 13-15 (pre-registered in docs/TUNING_LOG.md)
 T16=()
 for s in 13 14 15; do
   T16+=("utd1_main_seed$s --config $UTD1 --seed_everything $s"
