@@ -463,24 +463,25 @@ T=one_update_per_step_test
 use "one_update_per_step $T"
 pilot_and_test=("${eval_dirs[@]}")
 use "$T"
-final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 38k 40k --match '38k+40k_*')
+t16_laps=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 38k 40k --match '38k+40k_*')
+t16_fixed=(python scripts/eval_table.py "$OUT/$T/fixed_time" --pool 38k 40k --match '38k+40k_*')
 t16_bias=(python scripts/bias_table.py "$OUT/$T/value_bias_40k.md")
 t16_curves=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 40000 --runs 'utd1_main_seed*'
   'utd1_ablation_ddpg_seed*')
 { echo "T16a: the final policies (38k + 40k) on the ten evaluation laps, per seed and pooled, then main against DDPG"
   echo "(97.5 %):"; echo
-  python scripts/eval_table.py "${eval_dirs[@]}" --pool 38k 40k --per_seed --reasons --match '38k+40k_*'; echo
-  "${final[@]}" --against 38k+40k_utd1_main --confidence 0.975; echo
+  "${t16_laps[@]}" --per_seed --reasons; echo
+  "${t16_laps[@]}" --against 38k+40k_utd1_main --confidence 0.975; echo
   echo "T16b: the critics' relative bias at 40k, then DDPG against main (97.5 %):"; echo
   "${t16_bias[@]}"; echo
   "${t16_bias[@]}" --against utd1_ablation_ddpg --confidence 0.975; echo
   echo "Reported, not the verdict. Pace, lap success and lap length of the same policies, main against DDPG:"; echo
   for metric in avg_speed_kmh success_rate episode_length_mean; do
-    "${final[@]}" --against 38k+40k_utd1_main --metric "$metric"; echo
+    "${t16_laps[@]}" --against 38k+40k_utd1_main --metric "$metric"; echo
   done
   echo "The same checkpoints over a fixed 100 s (configs/overlays/eval_fixed_time.yaml):"; echo
-  python scripts/eval_table.py "$OUT/$T/fixed_time" --pool 38k 40k --per_seed --reasons --match '38k+40k_*'; echo
-  python scripts/eval_table.py "$OUT/$T/fixed_time" --pool 38k 40k --match '38k+40k_*' --against 38k+40k_utd1_main
+  "${t16_fixed[@]}" --per_seed --reasons; echo
+  "${t16_fixed[@]}" --against 38k+40k_utd1_main
   echo; echo "The curves, 2k-40k, then main against DDPG over all of it:"; echo
   "${t16_curves[@]}"; echo
   "${t16_curves[@]}" --against utd1_main --window all; echo
