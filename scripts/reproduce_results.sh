@@ -511,15 +511,22 @@ K=40 study one_update_per_step "utd1_main_seed12 --config $UTD1 --seed_everythin
   "utd1_ablation_ddpg_seed12 --config configs/ablations/ddpg.yaml --config $UTD1 --seed_everything 12"
 mkdir -p "$OUT/one_update_per_step/fixed_time"
 OVERLAY=$FIXED EVAL_OUT=$OUT/one_update_per_step/fixed_time evaluate_last_two 40 utd1_main_seed12 utd1_ablation_ddpg_seed12
+utd1_test() {  # results folder under OUT, then seeds: main and DDPG at one update per env step, 0->40k, studied, and
+  # their last two checkpoints also evaluated over a fixed 100 s
+  local folder=$1 s pairs=(); shift
+  for s in "$@"; do
+    pairs+=("utd1_main_seed$s --config $UTD1 --seed_everything $s"
+            "utd1_ablation_ddpg_seed$s --config configs/ablations/ddpg.yaml --config $UTD1 --seed_everything $s")
+  done
+  K=40 study "$folder" "${pairs[@]}"
+  mkdir -p "$OUT/$folder/fixed_time"
+  OVERLAY=$FIXED EVAL_OUT=$OUT/$folder/fixed_time evaluate_last_two 40 "${pairs[@]%% *}"
+}
 # sessions 42-43: T16, the pilot's test on fresh seeds 13-15 (pre-registered in docs/TUNING_LOG.md)
-T16=()
-for s in 13 14 15; do
-  T16+=("utd1_main_seed$s --config $UTD1 --seed_everything $s"
-        "utd1_ablation_ddpg_seed$s --config configs/ablations/ddpg.yaml --config $UTD1 --seed_everything $s")
-done
-K=40 study one_update_per_step_test "${T16[@]}"
-mkdir -p "$OUT/one_update_per_step_test/fixed_time"
-OVERLAY=$FIXED EVAL_OUT=$OUT/one_update_per_step_test/fixed_time evaluate_last_two 40 "${T16[@]%% *}"
+utd1_test one_update_per_step_test 13 14 15
+# sessions 44-: T17, the same comparison on fresh seeds 16-18, scored over a fixed 100 s and on the laps
+# (pre-registered in docs/TUNING_LOG.md)
+utd1_test one_update_per_step_fixed_time_test 16 17 18
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
