@@ -507,10 +507,6 @@ OVERLAY=$FIXED EVAL_OUT=$OUT/pace/fixed_time evaluate_last_two 80 tau02_main_see
 # session 41: a pilot at TD3's own update ratio, one update per env step for 40k env steps (the main config's compute),
 # main against DDPG on seed 12
 UTD1=configs/overlays/one_update_per_step.yaml
-K=40 study one_update_per_step "utd1_main_seed12 --config $UTD1 --seed_everything 12" \
-  "utd1_ablation_ddpg_seed12 --config configs/ablations/ddpg.yaml --config $UTD1 --seed_everything 12"
-mkdir -p "$OUT/one_update_per_step/fixed_time"
-OVERLAY=$FIXED EVAL_OUT=$OUT/one_update_per_step/fixed_time evaluate_last_two 40 utd1_main_seed12 utd1_ablation_ddpg_seed12
 utd1_test() {  # results folder under OUT, then seeds: main and DDPG at one update per env step, 0->40k, studied, and
   # their last two checkpoints also evaluated over a fixed 100 s
   local folder=$1 s pairs=(); shift
@@ -522,6 +518,7 @@ utd1_test() {  # results folder under OUT, then seeds: main and DDPG at one upda
   mkdir -p "$OUT/$folder/fixed_time"
   OVERLAY=$FIXED EVAL_OUT=$OUT/$folder/fixed_time evaluate_last_two 40 "${pairs[@]%% *}"
 }
+utd1_test one_update_per_step 12
 # sessions 42-43: T16, the pilot's test on fresh seeds 13-15 (pre-registered in docs/TUNING_LOG.md)
 utd1_test one_update_per_step_test 13 14 15
 # sessions 44-: T17, the same comparison on fresh seeds 16-18, scored over a fixed 100 s and on the laps
