@@ -459,35 +459,72 @@ use "$main_folders main_fresh ddpg_fresh one_update_per_step"
 # fresh seeds 13-15, 0->40k. T16a: main - DDPG on the 38k+40k lap return; T16b: DDPG - main relative bias at 40k;
 # 97.5 % each. Then, reported beside them: pace and lap success, the same checkpoints over a fixed 100 s, the curves,
 # and the pilot's seed 12 pooled with the test's seeds
-T=one_update_per_step_test
-use "one_update_per_step $T"
+utd1_commands() {  # results folder under OUT: set laps, fixed, bias and curves to the table commands over its
+  # 38k + 40k checkpoints on the laps and over 100 s, its critics' bias at 40k and its 2k-40k curves
+  use "$1"
+  laps=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 38k 40k --match '38k+40k_*')
+  fixed=(python scripts/eval_table.py "$OUT/$1/fixed_time" --pool 38k 40k --match '38k+40k_*')
+  bias=(python scripts/bias_table.py "$OUT/$1/value_bias_40k.md")
+  curves=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 40000 --runs 'utd1_main_seed*'
+    'utd1_ablation_ddpg_seed*')
+}
+pace_against_main() {  # pace, lap success and lap length on the laps, main against DDPG
+  local metric
+  for metric in avg_speed_kmh success_rate episode_length_mean; do
+    "${laps[@]}" --against 38k+40k_utd1_main --metric "$metric"; echo
+  done
+}
+T16=one_update_per_step_test
+use "one_update_per_step $T16"
 pilot_and_test=("${eval_dirs[@]}")
-use "$T"
-t16_laps=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 38k 40k --match '38k+40k_*')
-t16_fixed=(python scripts/eval_table.py "$OUT/$T/fixed_time" --pool 38k 40k --match '38k+40k_*')
-t16_bias=(python scripts/bias_table.py "$OUT/$T/value_bias_40k.md")
-t16_curves=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 40000 --runs 'utd1_main_seed*'
-  'utd1_ablation_ddpg_seed*')
+utd1_commands $T16
 { echo "T16a: the final policies (38k + 40k) on the ten evaluation laps, per seed and pooled, then main against DDPG"
   echo "(97.5 %):"; echo
-  "${t16_laps[@]}" --per_seed --reasons; echo
-  "${t16_laps[@]}" --against 38k+40k_utd1_main --confidence 0.975; echo
+  "${laps[@]}" --per_seed --reasons; echo
+  "${laps[@]}" --against 38k+40k_utd1_main --confidence 0.975; echo
   echo "T16b: the critics' relative bias at 40k, then DDPG against main (97.5 %):"; echo
-  "${t16_bias[@]}"; echo
-  "${t16_bias[@]}" --against utd1_ablation_ddpg --confidence 0.975; echo
+  "${bias[@]}"; echo
+  "${bias[@]}" --against utd1_ablation_ddpg --confidence 0.975; echo
   echo "Reported, not the verdict. Pace, lap success and lap length of the same policies, main against DDPG:"; echo
-  for metric in avg_speed_kmh success_rate episode_length_mean; do
-    "${t16_laps[@]}" --against 38k+40k_utd1_main --metric "$metric"; echo
-  done
+  pace_against_main
   echo "The same checkpoints over a fixed 100 s (configs/overlays/eval_fixed_time.yaml):"; echo
-  "${t16_fixed[@]}" --per_seed --reasons; echo
-  "${t16_fixed[@]}" --against 38k+40k_utd1_main
+  "${fixed[@]}" --per_seed --reasons; echo
+  "${fixed[@]}" --against 38k+40k_utd1_main
   echo; echo "The curves, 2k-40k, then main against DDPG over all of it:"; echo
-  "${t16_curves[@]}"; echo
-  "${t16_curves[@]}" --against utd1_main --window all; echo
+  "${curves[@]}"; echo
+  "${curves[@]}" --against utd1_main --window all; echo
   echo "Seeds 12-15, the pilot's seed pooled with the test's: the lap return, then the bias:"; echo
   python scripts/eval_table.py "${pilot_and_test[@]}" --pool 38k 40k --match '38k+40k_*' --against 38k+40k_utd1_main
   echo
-  python scripts/bias_table.py "$OUT/one_update_per_step/value_bias_40k.md" "$OUT/$T/value_bias_40k.md" \
+  python scripts/bias_table.py "$OUT/one_update_per_step/value_bias_40k.md" "$OUT/$T16/value_bias_40k.md" \
     --against utd1_ablation_ddpg
-} > "$OUT/$T/one_update_per_step_test_40k.md"
+} > "$OUT/$T16/one_update_per_step_test_40k.md"
+
+# sessions 44-45: T17, fixed in docs/TUNING_LOG.md before its runs: main against DDPG at one update per env step on
+# fresh seeds 16-18, 0->40k. T17a: main - DDPG on the 38k+40k return over a fixed 100 s; T17b: the same on the lap
+# return; 97.5 % each. Then, reported beside them: pace and lap success, the critics' bias at 40k, the curves, and
+# T16's seeds 13-15 pooled with T17's
+T17=one_update_per_step_fixed_time_test
+utd1_commands $T17
+{ echo "T17a: the final policies (38k + 40k) over a fixed 100 s (configs/overlays/eval_fixed_time.yaml), per seed and"
+  echo "pooled, then main against DDPG (97.5 %):"; echo
+  "${fixed[@]}" --per_seed --reasons; echo
+  "${fixed[@]}" --against 38k+40k_utd1_main --confidence 0.975; echo
+  echo "T17b: the same policies on the ten evaluation laps, per seed and pooled, then main against DDPG (97.5 %):"; echo
+  "${laps[@]}" --per_seed --reasons; echo
+  "${laps[@]}" --against 38k+40k_utd1_main --confidence 0.975; echo
+  echo "Reported, not the verdict. Pace, lap success and lap length on the laps, main against DDPG:"; echo
+  pace_against_main
+  echo "The critics' relative bias at 40k, then DDPG against main:"; echo
+  "${bias[@]}"; echo
+  "${bias[@]}" --against utd1_ablation_ddpg; echo
+  echo "The curves, 2k-40k, then main against DDPG over all of it:"; echo
+  "${curves[@]}"; echo
+  "${curves[@]}" --against utd1_main --window all; echo
+  echo "Seeds 13-18, T16's seeds pooled with T17's: over 100 s, on the laps, then the bias:"; echo
+  python scripts/eval_table.py "$OUT/$T16/fixed_time" "$OUT/$T17/fixed_time" --pool 38k 40k --match '38k+40k_*' \
+    --against 38k+40k_utd1_main; echo
+  python scripts/eval_table.py "$OUT/$T16" "$OUT/$T17" --pool 38k 40k --match '38k+40k_*' --against 38k+40k_utd1_main
+  echo
+  python scripts/bias_table.py "$OUT/$T16/value_bias_40k.md" "$OUT/$T17/value_bias_40k.md" --against utd1_ablation_ddpg
+} > "$OUT/$T17/one_update_per_step_fixed_time_test_40k.md"

@@ -521,7 +521,7 @@ utd1_test() {  # results folder under OUT, then seeds: main and DDPG at one upda
 utd1_test one_update_per_step 12
 # sessions 42-43: T16, the pilot's test on fresh seeds 13-15 (pre-registered in docs/TUNING_LOG.md)
 utd1_test one_update_per_step_test 13 14 15
-# sessions 44-: T17, the same comparison on fresh seeds 16-18, scored over a fixed 100 s and on the laps
+# sessions 44-45: T17, the same comparison on fresh seeds 16-18, scored over a fixed 100 s and on the laps
 # (pre-registered in docs/TUNING_LOG.md)
 utd1_test one_update_per_step_fixed_time_test 16 17 18
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
