@@ -468,6 +468,11 @@ utd1_commands() {  # results folder under OUT: set laps, fixed, bias and curves 
   curves=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 40000 --runs 'utd1_main_seed*'
     'utd1_ablation_ddpg_seed*')
 }
+per_seed_then_test() {  # an eval_table command over the 38k + 40k checkpoints: per seed and pooled, then main
+  # against DDPG at the tests' 97.5 %
+  "$@" --per_seed --reasons; echo
+  "$@" --against 38k+40k_utd1_main --confidence 0.975; echo
+}
 pace_against_main() {  # pace, lap success and lap length on the laps, main against DDPG
   local metric
   for metric in avg_speed_kmh success_rate episode_length_mean; do
@@ -480,8 +485,7 @@ pilot_and_test=("${eval_dirs[@]}")
 utd1_commands $T16
 { echo "T16a: the final policies (38k + 40k) on the ten evaluation laps, per seed and pooled, then main against DDPG"
   echo "(97.5 %):"; echo
-  "${laps[@]}" --per_seed --reasons; echo
-  "${laps[@]}" --against 38k+40k_utd1_main --confidence 0.975; echo
+  per_seed_then_test "${laps[@]}"
   echo "T16b: the critics' relative bias at 40k, then DDPG against main (97.5 %):"; echo
   "${bias[@]}"; echo
   "${bias[@]}" --against utd1_ablation_ddpg --confidence 0.975; echo
@@ -508,11 +512,9 @@ T17=one_update_per_step_fixed_time_test
 utd1_commands $T17
 { echo "T17a: the final policies (38k + 40k) over a fixed 100 s (configs/overlays/eval_fixed_time.yaml), per seed and"
   echo "pooled, then main against DDPG (97.5 %):"; echo
-  "${fixed[@]}" --per_seed --reasons; echo
-  "${fixed[@]}" --against 38k+40k_utd1_main --confidence 0.975; echo
+  per_seed_then_test "${fixed[@]}"
   echo "T17b: the same policies on the ten evaluation laps, per seed and pooled, then main against DDPG (97.5 %):"; echo
-  "${laps[@]}" --per_seed --reasons; echo
-  "${laps[@]}" --against 38k+40k_utd1_main --confidence 0.975; echo
+  per_seed_then_test "${laps[@]}"
   echo "Reported, not the verdict. Pace, lap success and lap length on the laps, main against DDPG:"; echo
   pace_against_main
   echo "The critics' relative bias at 40k, then DDPG against main:"; echo
