@@ -6,7 +6,7 @@ import argparse
 import fnmatch
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from math import comb
 from pathlib import Path
 from statistics import NormalDist
@@ -253,14 +253,33 @@ def bootstrap_difference_ci(
     With one run on a side that side contributes no spread: the interval then only says how much the
     other side's seeds scatter, which is why tables built on it also give the run counts.
     """
-    x, y = np.asarray(list(a), dtype=np.float64), np.asarray(list(b), dtype=np.float64)
-    if x.size == 0 or y.size == 0:
-        raise ValueError("bootstrap_difference_ci needs at least one run on each side")
+    return bootstrap_contrast_ci([a, b], [1.0, -1.0], confidence, resamples, seed)
+
+
+def bootstrap_contrast_ci(
+    groups: Sequence[Iterable[float]],
+    weights: Sequence[float],
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of sum_i weights[i] * mean(groups[i]), resampling each group's runs separately.
+
+    Weights (1, -1) give a difference of two means; (1, -1, -1, 1) a 2x2 design's interaction: whether removing one
+    measure costs more when another is gone, i.e. whether the two cover for each other.
+    """
+    runs = [np.asarray(list(g), dtype=np.float64) for g in groups]
+    if len(runs) != len(weights) or not runs:
+        raise ValueError(f"bootstrap_contrast_ci needs one weight per group, got {len(weights)} for {len(runs)}")
+    if any(r.size == 0 for r in runs):
+        raise ValueError("bootstrap_contrast_ci needs at least one run in every group")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     rng = np.random.default_rng(seed)
-    diff = rng.choice(x, (resamples, x.size)).mean(1) - rng.choice(y, (resamples, y.size)).mean(1)
-    low, high = np.quantile(diff, [(1 - confidence) / 2, (1 + confidence) / 2])
+    contrast = np.zeros(resamples)
+    for r, w in zip(runs, weights, strict=True):
+        contrast += w * rng.choice(r, (resamples, r.size)).mean(1)
+    low, high = np.quantile(contrast, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(low), float(high)
 
 
@@ -338,6 +357,49 @@ def comparison_table(
     return lines
 
 
+def two_by_two_table(
+    values: dict[str, list[float]],
+    full: str,
+    without_a: str,
+    without_b: str,
+    without_both: str,
+    measures: tuple[str, str] = ("A", "B"),
+    what: str = "return",
+    confidence: float = 0.95,
+    decimals: int = 0,
+) -> list[str]:
+    """Markdown rows for a 2x2 design of two measures A and B (e.g. TD3's fixes and LayerNorm): each group, what
+    each measure changes (with − without) while the other is kept and once it is gone, and the difference of the
+    two (the interaction), each with a bootstrap interval over runs at `confidence`. `measures` names A and B.
+
+    Says whether the measures cover for each other: if they do, one changes little while the other is there and
+    much once it is gone, and the interaction is large. KeyError if a group is not in `values`."""
+    cells = {name: values[name] for name in (full, without_a, without_b, without_both)}
+    if len(cells) < 4:
+        named = ", ".join((full, without_a, without_b, without_both))
+        raise ValueError(f"a 2x2 design needs four different groups, got {named}")
+    d, (a, b) = decimals, measures
+    roles = [f"{a} and {b}", f"{b} only", f"{a} only", "neither"]
+    lines = [f"| group | has | runs | {what} |", "|---|---|---:|---:|"]
+    lines += [f"| {name} | {role} | {len(runs)} | {np.mean(runs):.{d}f} |"
+              for (name, runs), role in zip(cells.items(), roles, strict=True)]  # fmt: skip
+    contrasts = [
+        (f"{a}, {b} kept", {full: 1.0, without_a: -1.0}),
+        (f"{a}, {b} gone", {without_b: 1.0, without_both: -1.0}),
+        (f"{b}, {a} kept", {full: 1.0, without_b: -1.0}),
+        (f"{b}, {a} gone", {without_a: 1.0, without_both: -1.0}),
+        (f"interaction: {a} with {b} kept − {a} with {b} gone",
+         {full: 1.0, without_a: -1.0, without_b: -1.0, without_both: 1.0}),
+    ]  # fmt: skip
+    lines += ["", f"| with − without | {what} | {100 * confidence:g} % interval (bootstrap over runs) |",
+              "|---|---:|---:|"]  # fmt: skip
+    for label, weights in contrasts:
+        value = sum(w * np.mean(cells[name]) for name, w in weights.items())
+        low, high = bootstrap_contrast_ci([cells[name] for name in weights], list(weights.values()), confidence)
+        lines.append(f"| {label} | {value:+.{d}f} | [{low:+.{d}f}, {high:+.{d}f}] |")
+    return lines
+
+
 def add_confidence_option(parser: argparse.ArgumentParser) -> None:
     """--confidence of the comparison tables' intervals, checked as it is parsed (one-line error outside (0, 1))."""
 
@@ -351,6 +413,34 @@ def add_confidence_option(parser: argparse.ArgumentParser) -> None:
         "--confidence", type=confidence, default=0.95,
         help="of the --against intervals; stricter for a hypothesis looked at again on more runs",
     )  # fmt: skip
+
+
+def add_two_by_two_options(parser: argparse.ArgumentParser) -> None:
+    """--two_by_two FULL WITHOUT_A WITHOUT_B WITHOUT_BOTH and --measures A B, read by `two_by_two_from_args`."""
+    parser.add_argument(
+        "--two_by_two", nargs=4, metavar=("FULL", "WITHOUT_A", "WITHOUT_B", "WITHOUT_BOTH"),
+        help="instead of --against: what removing each of two measures costs with the other kept and with it gone",
+    )  # fmt: skip
+    parser.add_argument("--measures", nargs=2, metavar=("A", "B"), help="what --two_by_two's A and B are called")
+
+
+def two_by_two_from_args(
+    args: argparse.Namespace, values: dict[str, list[float]], what: str, decimals: int = 0
+) -> list[str] | None:
+    """`two_by_two_table` for the groups parsed by `add_two_by_two_options` (None without --two_by_two), with
+    one-line errors for a bad design."""
+    if not args.two_by_two:
+        if args.measures:
+            raise SystemExit("error: --measures names the measures of --two_by_two; give --two_by_two too")
+        return None
+    if getattr(args, "against", None):
+        raise SystemExit("error: --two_by_two and --against are two different tables; give one")
+    if missing := [group for group in args.two_by_two if group not in values]:
+        raise SystemExit(f"error: no runs of '{missing[0]}' for --two_by_two (groups: {', '.join(values)})")
+    if len(set(args.two_by_two)) < 4:
+        raise SystemExit(f"error: --two_by_two needs four different groups, got {' '.join(args.two_by_two)}")
+    measures = tuple(args.measures) if args.measures else ("A", "B")
+    return two_by_two_table(values, *args.two_by_two, measures, what, args.confidence, decimals)
 
 
 def series_between(

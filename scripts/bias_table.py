@@ -5,6 +5,8 @@
         --against tau02_ablation_single_critic     # how clearly the single critic's bias exceeds main's
     python scripts/bias_table.py docs/results/fresh_seed*/value_bias_160k.md docs/results/value_bias_160k.md \
         --as main 'tau02*_main_seed*' --as ddpg 'tau02*_ablation_ddpg_seed*' --against ddpg   # runs named apart, pooled
+    python scripts/bias_table.py A.md B.md --two_by_two tau02_main tau02_ablation_ddpg tau02_ablation_no_layernorm \
+        tau02_ablation_ddpg_no_layernorm --measures "TD3's fixes" LayerNorm   # each with the other kept and gone
 
 A row's run is the folder its checkpoint lies in under the logs (`lightning_logs/NAME/version_0/checkpoints/...`);
 runs are grouped by name with the `_seedN` suffix removed, as scripts/eval_table.py groups evaluations, or, with
@@ -22,7 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from lightning_td3.analysis import add_confidence_option, comparison_table, format_mean_std, group_by_seed
+from lightning_td3.analysis import (
+    add_confidence_option,
+    add_two_by_two_options,
+    comparison_table,
+    format_mean_std,
+    group_by_seed,
+    two_by_two_from_args,
+)
 
 HEADER = "| checkpoint | critics |"
 
@@ -68,6 +77,7 @@ def main() -> None:
     parser.add_argument("--as", dest="labels", nargs=2, action="append", metavar=("LABEL", "GLOB"),
                         help="group the runs whose name matches GLOB under LABEL (repeatable; instead of --match)")
     add_confidence_option(parser)
+    add_two_by_two_options(parser)
     args = parser.parse_args()
     missing = [table for table in args.tables if not Path(table).is_file()]
     if missing:
@@ -82,6 +92,9 @@ def main() -> None:
         raise SystemExit(f"error: no runs in {' '.join(args.tables)}{which}")
     if args.against and args.against not in groups:
         raise SystemExit(f"error: no runs of '{args.against}' (groups: {', '.join(groups)})")
+    if two_by_two := two_by_two_from_args(args, groups, "relative bias %"):
+        print("\n".join(two_by_two))
+        return
     if args.against:
         print("\n".join(comparison_table(groups, args.against, "relative bias %", args.confidence)))
         return

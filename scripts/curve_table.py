@@ -6,12 +6,15 @@
     python scripts/curve_table.py docs/results/curves --budget 80000               # kept curves (export_curves.py)
     python scripts/curve_table.py docs/results/curves docs/results/early_30k/curves --budget 30000  # runs of both
     python scripts/curve_table.py lightning_logs --budget 160000 --learning_starts 40000 --collapse_below 0
+    python scripts/curve_table.py docs/results/curves --budget 80000 --two_by_two tau02_main tau02_ablation_ddpg \
+        tau02_ablation_no_layernorm tau02_ablation_ddpg_no_layernorm --measures "TD3's fixes" LayerNorm
 
 Per group of runs (folder name without `_seedN`), mean ± std over its runs of: the mean eval return
 over (learning starts, budget] (the area under the learning curve), the same over the second half, the
 env steps to a return of 500, and how many second-half evaluations fell below 1000. With --against, the
 second-half means (or with --window all, the whole-curve means: speed and final level in one number) of
-each group against the named one's: difference, bootstrap interval and P(improvement). With --collapse_below,
+each group against the named one's: difference, bootstrap interval and P(improvement); --two_by_two reads the same
+means as a 2x2 design of two measures (what each changes with the other kept and gone). With --collapse_below,
 how many runs of each group had an evaluation below that return in (learning starts, budget], with an exact
 interval of the rate: how often a config collapses, which a mean over few seeds hides.
 """
@@ -25,6 +28,7 @@ import numpy as np
 
 from lightning_td3.analysis import (
     add_confidence_option,
+    add_two_by_two_options,
     clopper_pearson,
     comparison_table,
     env_steps_to_reach,
@@ -34,6 +38,7 @@ from lightning_td3.analysis import (
     mean_std,
     seed_group,
     series_between,
+    two_by_two_from_args,
 )
 
 TAG = "eval/return_mean"
@@ -84,9 +89,10 @@ def main() -> None:
     parser.add_argument("--collapse_below", type=float,
                         help="count each group's runs with an evaluation below this return instead")
     add_confidence_option(parser)
+    add_two_by_two_options(parser)
     args = parser.parse_args()
-    if args.against and args.collapse_below is not None:
-        raise SystemExit("error: --against and --collapse_below make different tables; give one")
+    if (args.against or args.two_by_two) and args.collapse_below is not None:
+        raise SystemExit("error: --collapse_below makes a table of its own; give it without --against or --two_by_two")
     groups: dict[str, list[list[float]]] = defaultdict(list)
     firsts: dict[str, list[float]] = defaultdict(list)
     runs = [(name, run) for logs in args.logs for name, run in find_runs(logs, args.runs)]
@@ -108,13 +114,16 @@ def main() -> None:
     if args.collapse_below is not None:
         print("\n".join(collapse_table(firsts, args.collapse_below, args.learning_starts / 1000, args.confidence)))
         return
+    column, start = (1, half) if args.window == "second_half" else (0, args.learning_starts / 1000)
+    means = {group: [row[column] for row in rows] for group, rows in sorted(groups.items())}
+    what = f"mean eval return, {start:.0f}k–{args.budget / 1000:.0f}k"
+    if two_by_two := two_by_two_from_args(args, means, what):
+        print("\n".join(two_by_two))
+        return
     if args.against:
         if args.against not in groups:
             raise SystemExit(f"error: no run of '{args.against}' reached {args.budget:.0f} env steps "
                              f"(groups: {', '.join(sorted(groups))})")  # fmt: skip
-        column, start = (1, half) if args.window == "second_half" else (0, args.learning_starts / 1000)
-        means = {group: [row[column] for row in rows] for group, rows in sorted(groups.items())}
-        what = f"mean eval return, {start:.0f}k–{args.budget / 1000:.0f}k"
         print("\n".join(comparison_table(means, args.against, what, args.confidence)))
         return
     print(f"| runs | n | mean eval return, {args.learning_starts / 1000:.0f}k–{args.budget / 1000:.0f}k "

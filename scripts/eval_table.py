@@ -7,6 +7,9 @@
     python scripts/eval_table.py docs/results --pool 78k 80k --pool 158k 160k --per_seed --match '*_ddpg_seed*'
     python scripts/eval_table.py docs/results/traffic docs/results/traffic_smooth   # the runs of both folders
     python scripts/eval_table.py docs/results/pace/fixed_time --reasons   # and how the episodes ended
+    python scripts/eval_table.py docs/results --pool 78k 80k --two_by_two 78k+80k_tau02_main \
+        78k+80k_tau02_ablation_ddpg 78k+80k_tau02_ablation_no_layernorm 78k+80k_tau02_ablation_ddpg_no_layernorm \
+        --measures "TD3's fixes" LayerNorm   # what each costs with the other kept and gone
 
 Files are grouped by name with the `_seedN` suffix removed; a group's runs are its seeds. `--pool A B` adds, for
 every run evaluated as both `A_NAME` and `B_NAME`, a run `A+B_NAME` holding all of their episodes: one checkpoint
@@ -28,10 +31,12 @@ import numpy as np
 
 from lightning_td3.analysis import (
     add_confidence_option,
+    add_two_by_two_options,
     comparison_table,
     format_mean_std,
     format_value,
     group_by_seed,
+    two_by_two_from_args,
 )
 
 COLUMNS = [("return", "return_mean"), ("success", "success_rate"), ("route completion", "route_completion_mean"),
@@ -129,11 +134,12 @@ def main() -> None:
     parser.add_argument("--reasons", action="store_true",
                         help="add how the episodes ended (the only failure count of a fixed-time evaluation)")
     add_confidence_option(parser)
+    add_two_by_two_options(parser)
     args = parser.parse_args()
     if any(len(prefixes) < 2 for prefixes in args.pool or []):
         raise SystemExit("error: --pool needs at least two prefixes, e.g. --pool 78k 80k")
-    if args.metric and not args.against:
-        raise SystemExit("error: --metric goes with --against (the table without it shows every metric)")
+    if args.metric and not (args.against or args.two_by_two):
+        raise SystemExit("error: --metric goes with --against or --two_by_two (alone, the table has every metric)")
     args.metric = args.metric or "return_mean"
     groups = load_groups(args.folders, args.pool, args.per_seed, args.match)
     if not groups:
@@ -145,8 +151,10 @@ def main() -> None:
                                      if any("termination_reasons" not in r for r in results)]):  # fmt: skip
         raise SystemExit(f"error: --reasons needs how every episode ended; {lacking[0]} was evaluated without it")
     values = {group: [r[args.metric] for r in results] for group, results in groups.items()}
-    if args.against:
-        label = next(label for label, key in COLUMNS if key == args.metric)
+    label = next(label for label, key in COLUMNS if key == args.metric)
+    if two_by_two := two_by_two_from_args(args, values, label, DECIMALS.get(args.metric, 2)):
+        print("\n".join(two_by_two))
+    elif args.against:
         print("\n".join(comparison_table(values, args.against, label, args.confidence, DECIMALS.get(args.metric, 2))))
     else:
         print("\n".join(metrics_table(groups, args.reasons)))

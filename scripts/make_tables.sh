@@ -530,3 +530,28 @@ utd1_commands $T17
   echo
   python scripts/bias_table.py "$OUT/$T16/value_bias_40k.md" "$OUT/$T17/value_bias_40k.md" --against utd1_ablation_ddpg
 } > "$OUT/$T17/one_update_per_step_fixed_time_test_40k.md"
+
+# session 46: LayerNorm and TD3's three fixes (twin critic, delay, target smoothing) as a 2x2 design, from runs kept
+# above: main, DDPG, no LayerNorm and DDPG without LayerNorm at 80k. What each measure changes with the other kept and
+# with it gone, and the interaction (whether LayerNorm covers for TD3's fixes), 95 %, reported (not fixed in advance)
+design=(--two_by_two tau02_main tau02_ablation_ddpg tau02_ablation_no_layernorm tau02_ablation_ddpg_no_layernorm
+  --measures "TD3's fixes" LayerNorm)
+use "$main_folders main_fresh ddpg_fresh no_stability no_stability_fresh no_layernorm_fresh no_layernorm_seeds6to8"
+final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --two_by_two 78k+80k_tau02_main
+  78k+80k_tau02_ablation_ddpg 78k+80k_tau02_ablation_no_layernorm 78k+80k_tau02_ablation_ddpg_no_layernorm
+  --measures "TD3's fixes" LayerNorm)
+curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --runs 'tau02_main_seed*'
+  'tau02_ablation_ddpg_seed*' 'tau02_ablation_no_layernorm_seed*' 'tau02_ablation_ddpg_no_layernorm_seed*' "${design[@]}")
+{ echo "The final policies (78k + 80k) on the ten evaluation laps (main and DDPG: seeds 0-11; no LayerNorm and DDPG"
+  echo "without LayerNorm: seeds 0-5), the return, then lap success:"; echo
+  "${final[@]}"; echo
+  "${final[@]}" --metric success_rate; echo
+  echo "The learning curve's second half, 41k-80k, then all of it, 2k-80k (main and DDPG: seeds 0-11; no LayerNorm:"
+  echo "seeds 0-8; DDPG without LayerNorm: seeds 0-5):"; echo
+  "${curve[@]}"; echo
+  "${curve[@]}" --window all; echo
+  echo "The critics' relative bias at 80k (main and DDPG: seeds 0-2 and 9-11; the other two: seeds 0-5):"; echo
+  python scripts/bias_table.py "$OUT/value_bias_80k_tau.md" "$OUT/main_fresh/value_bias_80k.md" \
+    "$OUT/ddpg_fresh/value_bias_80k.md" "$OUT/no_layernorm_fresh/value_bias_80k.md" \
+    "$OUT/no_stability/value_bias_80k.md" "$OUT/no_stability_fresh/value_bias_80k.md" "${design[@]}"
+} > "$OUT/layernorm_and_td3_fixes_80k.md"

@@ -5,6 +5,7 @@ import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 from lightning_td3.analysis import (
+    bootstrap_contrast_ci,
     bootstrap_difference_ci,
     clopper_pearson,
     env_steps_to_reach,
@@ -19,6 +20,7 @@ from lightning_td3.analysis import (
     reward_term_shares,
     run_dirs,
     seeds_to_resolve,
+    two_by_two_table,
     validation_criteria,
     value_at,
 )
@@ -111,6 +113,49 @@ def test_bootstrap_difference_ci_separates_distinct_groups_and_not_overlapping_o
     assert bootstrap_difference_ci([1, 5, 9], [2], seed=3) == bootstrap_difference_ci([1, 5, 9], [2], seed=3)
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_difference_ci([1], [2], confidence=1.5)
+
+
+def test_bootstrap_contrast_ci_matches_a_naive_resampling_loop_and_is_the_difference_for_weights_1_minus_1():
+    groups = [[1600, 1650, 1620], [1590, 1610], [1200, 1300, 1250, 900], [1000, 1100]]
+    weights = [1.0, -1.0, -1.0, 1.0]  # a 2x2 interaction
+    # naive reference: the same generator, one resample of every group at a time, the contrast of their means
+    rng = np.random.default_rng(5)
+    draws = [rng.choice(np.array(g, float), (4000, len(g))) for g in groups]
+    naive = sum(w * d.mean(1) for w, d in zip(weights, draws, strict=True))
+    expected = tuple(np.quantile(naive, [0.05, 0.95]))
+    assert bootstrap_contrast_ci(groups, weights, 0.9, resamples=4000, seed=5) == pytest.approx(expected, abs=1e-9)
+    observed = 1623.3 - 1600 - 1162.5 + 1050
+    low, high = expected
+    assert low < observed < high and high - low > 100  # group 3's 900 makes it wide
+    a, b = groups[2], groups[3]
+    assert bootstrap_contrast_ci([a, b], [1, -1], seed=2) == bootstrap_difference_ci(a, b, seed=2)
+    with pytest.raises(ValueError, match="one weight per group, got 1 for 2"):
+        bootstrap_contrast_ci([a, b], [1.0])
+    with pytest.raises(ValueError, match="at least one run in every group"):
+        bootstrap_contrast_ci([a, []], [1.0, -1.0])
+
+
+def test_two_by_two_table_gives_each_measure_with_the_other_kept_and_gone_and_their_interaction():
+    # B covers for A: A is worth 20 while B is there and 400 once B is gone
+    values = {"both": [1600, 1620, 1640], "b_only": [1580, 1600], "a_only": [1500, 1520], "neither": [1100, 1120],
+              "other": [0.0]}  # fmt: skip
+    lines = two_by_two_table(values, "both", "b_only", "a_only", "neither", ("twin", "LN"), confidence=0.9)
+    assert lines[:6] == ["| group | has | runs | return |", "|---|---|---:|---:|", "| both | twin and LN | 3 | 1620 |",
+                         "| b_only | LN only | 2 | 1590 |", "| a_only | twin only | 2 | 1510 |",
+                         "| neither | neither | 2 | 1110 |"]  # fmt: skip
+    rows = {line.split(" | ")[0].removeprefix("| "): line.split(" | ")[1:] for line in lines[9:]}
+    assert lines[7] == "| with − without | return | 90 % interval (bootstrap over runs) |"
+    estimates = {label: int(cells[0]) for label, cells in rows.items()}
+    assert estimates == {"twin, LN kept": 30, "twin, LN gone": 400, "LN, twin kept": 110, "LN, twin gone": 480,
+                         "interaction: twin with LN kept − twin with LN gone": -370}  # fmt: skip
+    for label, cells in rows.items():
+        low, high = (int(x) for x in cells[1].strip(" |[]").split(", "))
+        assert low <= estimates[label] <= high
+    assert rows["interaction: twin with LN kept − twin with LN gone"][1].startswith("[-")
+    with pytest.raises(ValueError, match="four different groups"):
+        two_by_two_table(values, "both", "b_only", "b_only", "neither")
+    with pytest.raises(KeyError):
+        two_by_two_table(values, "both", "b_only", "a_only", "missing")
 
 
 def test_clopper_pearson_covers_the_true_rate_at_least_as_often_as_it_promises():

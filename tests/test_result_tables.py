@@ -201,7 +201,8 @@ def test_curve_table_counts_the_runs_that_collapsed_with_an_exact_interval(tmp_p
     ]
     both = subprocess.run([*args, "--against", "main"], capture_output=True, text=True)
     assert both.returncode != 0
-    assert both.stderr.strip() == "error: --against and --collapse_below make different tables; give one"
+    expected = "error: --collapse_below makes a table of its own; give it without --against or --two_by_two"
+    assert both.stderr.strip() == expected
 
 
 def test_curve_table_pools_the_runs_of_several_folders(tmp_path):
@@ -319,6 +320,43 @@ def test_bias_table_refuses_a_run_measured_twice_differently_and_a_file_that_is_
         assert made.returncode != 0 and made.stderr.strip() == message
 
 
+def test_two_by_two_separates_what_each_measure_does_with_the_other_kept_and_gone(tmp_path):
+    for seed, (full, ddpg, no_ln, stripped) in enumerate([(1600, 1590, 1300, 900), (1640, 1610, 1340, 940)]):
+        for name, ret in [("main", full), ("ddpg", ddpg), ("no_ln", no_ln), ("stripped", stripped)]:
+            write_eval(tmp_path, f"{name}_seed{seed}", ret, avg_speed_kmh=ret / 40)
+    design = ["--two_by_two", "main", "ddpg", "no_ln", "stripped", "--measures", "fixes", "LN"]
+    lines = table(tmp_path, *design).stdout.splitlines()
+    assert lines[2] == "| main | fixes and LN | 2 | 1620 |" and lines[5] == "| stripped | neither | 2 | 920 |"
+    estimates = [line.split(" | ")[:2] for line in lines[9:]]
+    # the fixes are worth 20 with LN and 400 without it: LN covers for them
+    assert estimates == [["| fixes, LN kept", "+20"], ["| fixes, LN gone", "+400"], ["| LN, fixes kept", "+300"],
+                         ["| LN, fixes gone", "+680"],
+                         ["| interaction: fixes with LN kept − fixes with LN gone", "-380"]]  # fmt: skip
+    speed = table(tmp_path, *design, "--metric", "avg_speed_kmh").stdout.splitlines()
+    assert speed[2] == "| main | fixes and LN | 2 | 40.5 |" and speed[9].split(" | ")[1] == "+0.5"
+    cases = [(["--two_by_two", "main", "ddpg", "no_ln", "nothing"],
+              "error: no runs of 'nothing' for --two_by_two (groups: ddpg, main, no_ln, stripped)"),
+             (["--two_by_two", "main", "ddpg", "ddpg", "stripped"],
+              "error: --two_by_two needs four different groups, got main ddpg ddpg stripped"),
+             ([*design, "--against", "main"], "error: --two_by_two and --against are two different tables; give one"),
+             (["--measures", "fixes", "LN"],
+              "error: --measures names the measures of --two_by_two; give --two_by_two too")]  # fmt: skip
+    for args, message in cases:
+        made = table(tmp_path, *args)
+        assert made.returncode != 0 and made.stderr.strip() == message
+
+
+def test_bias_table_two_by_two_reads_the_bias_of_each_cell(tmp_path):
+    write_bias(tmp_path / "a.md", [("main_seed0", 0.10), ("main_seed1", 0.20), ("ddpg_seed0", 0.30),
+                                   ("no_ln_seed0", 0.0), ("stripped_seed0", 0.90), ("stripped_seed1", 0.70)])
+    made = subprocess.run([sys.executable, str(BIAS), str(tmp_path / "a.md"), "--two_by_two", "main", "ddpg", "no_ln",
+                           "stripped", "--measures", "twin", "LN"], capture_output=True, text=True)  # fmt: skip
+    lines = made.stdout.splitlines()
+    assert lines[0] == "| group | has | runs | relative bias % |" and lines[2] == "| main | twin and LN | 2 | 15 |"
+    # the twin critics cut the bias by 15 with LN and by 80 without it
+    assert [line.split(" | ")[1] for line in lines[9:]] == ["-15", "-80", "+15", "-50", "+65"]
+
+
 def test_against_compares_another_metric_to_its_own_precision(tmp_path):
     import re
 
@@ -335,7 +373,8 @@ def test_against_compares_another_metric_to_its_own_precision(tmp_path):
     assert success[2:4] == ["0.85", "+0.10"] and re.fullmatch(r"\[[+-]\d\.\d\d, [+-]\d\.\d\d\]", success[4])
     alone = table(tmp_path, "--metric", "avg_speed_kmh")
     assert alone.returncode != 0 and alone.stdout == ""
-    assert alone.stderr.strip() == "error: --metric goes with --against (the table without it shows every metric)"
+    expected = "error: --metric goes with --against or --two_by_two (alone, the table has every metric)"
+    assert alone.stderr.strip() == expected
 
 
 def test_reasons_count_how_the_episodes_of_each_group_ended_also_when_pooled(tmp_path):
