@@ -540,16 +540,19 @@ use "$main_folders main_fresh ddpg_fresh no_stability no_stability_fresh no_laye
 final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --two_by_two 78k+80k_tau02_main
   78k+80k_tau02_ablation_ddpg 78k+80k_tau02_ablation_no_layernorm 78k+80k_tau02_ablation_ddpg_no_layernorm
   --measures "TD3's fixes" LayerNorm)
-curve=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --runs 'tau02_main_seed*'
-  'tau02_ablation_ddpg_seed*' 'tau02_ablation_no_layernorm_seed*' 'tau02_ablation_ddpg_no_layernorm_seed*' "${design[@]}")
+design_curve() {  # budget, curve_table.py args: the curves of the four configs as the design
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget "$1" --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*' \
+    'tau02_ablation_no_layernorm_seed*' 'tau02_ablation_ddpg_no_layernorm_seed*' "${design[@]}" "${@:2}"
+}
 { echo "The final policies (78k + 80k) on the ten evaluation laps (main and DDPG: seeds 0-11; no LayerNorm and DDPG"
   echo "without LayerNorm: seeds 0-5), the return, then lap success:"; echo
   "${final[@]}"; echo
   "${final[@]}" --metric success_rate; echo
-  echo "The learning curve's second half, 41k-80k, then all of it, 2k-80k (main and DDPG: seeds 0-11; no LayerNorm:"
-  echo "seeds 0-8; DDPG without LayerNorm: seeds 0-5):"; echo
-  "${curve[@]}"; echo
-  "${curve[@]}" --window all; echo
+  echo "The learning curve's second half, 41k-80k, all of it, 2k-80k, and its first 30k, 2k-30k (main and DDPG: seeds"
+  echo "0-11; no LayerNorm: seeds 0-8; DDPG without LayerNorm: seeds 0-5):"; echo
+  design_curve 80000; echo
+  design_curve 80000 --window all; echo
+  design_curve 30000 --window all; echo
   echo "The critics' relative bias at 80k (main and DDPG: seeds 0-2 and 9-11; the other two: seeds 0-5):"; echo
   python scripts/bias_table.py "$OUT/value_bias_80k_tau.md" "$OUT/main_fresh/value_bias_80k.md" \
     "$OUT/ddpg_fresh/value_bias_80k.md" "$OUT/no_layernorm_fresh/value_bias_80k.md" \
