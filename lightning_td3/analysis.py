@@ -411,7 +411,7 @@ def add_confidence_option(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--confidence", type=confidence, default=0.95,
-        help="of the --against intervals; stricter for a hypothesis looked at again on more runs",
+        help="of the --against and --two_by_two intervals; stricter for a hypothesis looked at again on more runs",
     )  # fmt: skip
 
 
@@ -419,7 +419,7 @@ def add_two_by_two_options(parser: argparse.ArgumentParser) -> None:
     """--two_by_two FULL WITHOUT_A WITHOUT_B WITHOUT_BOTH and --measures A B, read by `two_by_two_from_args`."""
     parser.add_argument(
         "--two_by_two", nargs=4, metavar=("FULL", "WITHOUT_A", "WITHOUT_B", "WITHOUT_BOTH"),
-        help="instead of --against: what removing each of two measures costs with the other kept and with it gone",
+        help="instead of --against: what each of two measures changes with the other kept and with it gone",
     )  # fmt: skip
     parser.add_argument("--measures", nargs=2, metavar=("A", "B"), help="what --two_by_two's A and B are called")
 

@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--runs", nargs="*", default=["*"], help="folder-name globs under LOGS")
     parser.add_argument("--against", help="compare this group's mean (over --window) with every other group's")
     parser.add_argument("--window", choices=("second_half", "all"), default="second_half",
-                        help="the evaluations --against compares: the second half of the budget, or all of it")
+                        help="what --against and --two_by_two compare: the second half of the budget, or all of it")
     parser.add_argument("--collapse_below", type=float,
                         help="count each group's runs with an evaluation below this return instead")
     add_confidence_option(parser)

@@ -9,7 +9,7 @@
     python scripts/eval_table.py docs/results/pace/fixed_time --reasons   # and how the episodes ended
     python scripts/eval_table.py docs/results --pool 78k 80k --two_by_two 78k+80k_tau02_main \
         78k+80k_tau02_ablation_ddpg 78k+80k_tau02_ablation_no_layernorm 78k+80k_tau02_ablation_ddpg_no_layernorm \
-        --measures "TD3's fixes" LayerNorm   # what each costs with the other kept and gone
+        --measures "TD3's fixes" LayerNorm   # what each changes with the other kept and gone
 
 Files are grouped by name with the `_seedN` suffix removed; a group's runs are its seeds. `--pool A B` adds, for
 every run evaluated as both `A_NAME` and `B_NAME`, a run `A+B_NAME` holding all of their episodes: one checkpoint
