@@ -433,7 +433,7 @@ def two_by_two_from_args(
         if args.measures:
             raise SystemExit("error: --measures names the measures of --two_by_two; give --two_by_two too")
         return None
-    if getattr(args, "against", None):
+    if args.against:
         raise SystemExit("error: --two_by_two and --against are two different tables; give one")
     if missing := [group for group in args.two_by_two if group not in values]:
         raise SystemExit(f"error: no runs of '{missing[0]}' for --two_by_two (groups: {', '.join(values)})")

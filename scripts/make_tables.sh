@@ -534,12 +534,12 @@ utd1_commands $T17
 # session 46: LayerNorm and TD3's three fixes (twin critic, delay, target smoothing) as a 2x2 design, from runs kept
 # above: main, DDPG, no LayerNorm and DDPG without LayerNorm at 80k. What each measure changes with the other kept and
 # with it gone, and the interaction (whether LayerNorm covers for TD3's fixes), 95 %, reported (not fixed in advance)
-design=(--two_by_two tau02_main tau02_ablation_ddpg tau02_ablation_no_layernorm tau02_ablation_ddpg_no_layernorm
-  --measures "TD3's fixes" LayerNorm)
+cells=(tau02_main tau02_ablation_ddpg tau02_ablation_no_layernorm tau02_ablation_ddpg_no_layernorm)
+measures=(--measures "TD3's fixes" LayerNorm)
+design=(--two_by_two "${cells[@]}" "${measures[@]}")
 use "$main_folders main_fresh ddpg_fresh no_stability no_stability_fresh no_layernorm_fresh no_layernorm_seeds6to8"
-final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --two_by_two 78k+80k_tau02_main
-  78k+80k_tau02_ablation_ddpg 78k+80k_tau02_ablation_no_layernorm 78k+80k_tau02_ablation_ddpg_no_layernorm
-  --measures "TD3's fixes" LayerNorm)
+final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --two_by_two "${cells[@]/#/78k+80k_}"
+  "${measures[@]}")
 design_curve() {  # budget, curve_table.py args: the curves of the four configs as the design
   python scripts/curve_table.py "${curve_dirs[@]}" --budget "$1" --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*' \
     'tau02_ablation_no_layernorm_seed*' 'tau02_ablation_ddpg_no_layernorm_seed*' "${design[@]}" "${@:2}"
