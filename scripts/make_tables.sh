@@ -541,8 +541,7 @@ use "$main_folders main_fresh ddpg_fresh no_stability no_stability_fresh no_laye
 final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --two_by_two "${cells[@]/#/78k+80k_}"
   "${measures[@]}")
 design_curve() {  # budget, curve_table.py args: the curves of the four configs as the design
-  python scripts/curve_table.py "${curve_dirs[@]}" --budget "$1" --runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*' \
-    'tau02_ablation_no_layernorm_seed*' 'tau02_ablation_ddpg_no_layernorm_seed*' "${design[@]}" "${@:2}"
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget "$1" --runs "${cells[@]/%/_seed*}" "${design[@]}" "${@:2}"
 }
 { echo "The final policies (78k + 80k) on the ten evaluation laps (main and DDPG: seeds 0-11; no LayerNorm and DDPG"
   echo "without LayerNorm: seeds 0-5), the return, then lap success:"; echo
