@@ -464,3 +464,37 @@ def mean_between(scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, st
     if series is None or series[1].size == 0:
         return float("nan")
     return float(series[1].mean())
+
+
+RELIABILITY = {
+    "dispersion": "IQR of eval-to-eval changes",
+    "short_term_risk": "worst 10 % of eval-to-eval changes, as a drop",
+    "max_drawdown": "largest drawdown",
+}
+
+
+def curve_reliability(values: Iterable[float], alpha: float = 0.1) -> dict[str, float]:
+    """How unsteady one run's learning curve is, by Chan et al.'s within-run measures ("Measuring the reliability of
+    reinforcement learning algorithms", ICLR 2020), in return units, bigger meaning less reliable:
+    - dispersion: the interquartile range of the changes between consecutive evaluations (the curve detrended by
+      differencing, so steady learning is no spread);
+    - short_term_risk: minus the mean of the changes at or below their `alpha` quantile (CVaR): the typical drop of
+      the worst evaluation-to-evaluation steps, negative if even those were gains;
+    - max_drawdown: the largest fall from the best evaluation so far (long-term risk: a collapse that stays).
+
+    A mean over seeds hides all three. Unnormalised (Chan et al. divide by the curve's range to compare tasks): every
+    comparison here is on one task. The evaluation's own noise counts too, alike for every config evaluated the
+    same way. NaN for fewer than two evaluations."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    curve = np.asarray(list(values), dtype=np.float64)
+    if curve.size < 2:
+        return dict.fromkeys(RELIABILITY, float("nan"))
+    changes = np.diff(curve)
+    low, high = np.quantile(changes, [0.25, 0.75])
+    worst = changes[changes <= np.quantile(changes, alpha)]
+    return {
+        "dispersion": float(high - low),
+        "short_term_risk": float(-worst.mean()),
+        "max_drawdown": float((np.maximum.accumulate(curve) - curve).max()),
+    }

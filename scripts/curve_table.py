@@ -8,6 +8,8 @@
     python scripts/curve_table.py lightning_logs --budget 160000 --learning_starts 40000 --collapse_below 0
     python scripts/curve_table.py docs/results/curves --budget 80000 --two_by_two tau02_main tau02_ablation_ddpg \
         tau02_ablation_no_layernorm tau02_ablation_ddpg_no_layernorm --measures "TD3's fixes" LayerNorm
+    python scripts/curve_table.py docs/results/curves --budget 80000 --reliability      # how unsteady each curve is
+    python scripts/curve_table.py docs/results/curves --budget 80000 --against tau02_main --metric max_drawdown
 
 Per group of runs (folder name without `_seedN`), mean ± std over its runs of: the mean eval return
 over (learning starts, budget] (the area under the learning curve), the same over the second half, the
@@ -16,7 +18,10 @@ second-half means (or with --window all, the whole-curve means: speed and final 
 each group against the named one's: difference, bootstrap interval and P(improvement); --two_by_two reads the same
 means as a 2x2 design of two measures (what each changes with the other kept and gone). With --collapse_below,
 how many runs of each group had an evaluation below that return in (learning starts, budget], with an exact
-interval of the rate: how often a config collapses, which a mean over few seeds hides.
+interval of the rate: how often a config collapses, which a mean over few seeds hides. With --reliability,
+each run's curve over --window read by Chan et al.'s within-run reliability measures (`curve_reliability`: the
+spread of eval-to-eval changes, the worst of them, the largest drawdown), mean ± std per group; --metric picks one
+of them for --against and --two_by_two instead of the mean return.
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ from collections import defaultdict
 import numpy as np
 
 from lightning_td3.analysis import (
+    RELIABILITY,
     add_confidence_option,
     add_two_by_two_options,
     clopper_pearson,
     comparison_table,
+    curve_reliability,
     env_steps_to_reach,
     find_runs,
     load_scalars,
@@ -77,6 +84,19 @@ def collapse_table(runs: dict[str, list[float]], threshold: float, start_k: floa
     return lines
 
 
+def reliability_table(curves: dict[str, list[np.ndarray]], window: str) -> list[str]:
+    """Markdown rows: per group, mean ± std over its runs of the window's mean return and each `curve_reliability`."""
+    lines = [f"| runs | n | mean eval return, {window} | " + " | ".join(RELIABILITY.values()) + " |",
+             "|---|---:|---:|" + "---:|" * len(RELIABILITY)]  # fmt: skip
+    for group, runs in sorted(curves.items()):
+        columns = [[float(curve.mean()) for curve in runs]]
+        columns += [[curve_reliability(curve)[key] for curve in runs] for key in RELIABILITY]
+        cells = ["{:.0f} ± {:.0f}".format(*mean_std(column)) if len(runs) > 1 else f"{column[0]:.0f}"
+                 for column in columns]  # fmt: skip
+        lines.append(f"| {group} | {len(runs)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logs", nargs="*", default=["lightning_logs"], help="folders of runs or kept curves")
@@ -88,12 +108,25 @@ def main() -> None:
                         help="what --against and --two_by_two compare: the second half of the budget, or all of it")
     parser.add_argument("--collapse_below", type=float,
                         help="count each group's runs with an evaluation below this return instead")
+    parser.add_argument("--reliability", action="store_true",
+                        help="how unsteady each group's curves are over --window, instead of the default table")
+    parser.add_argument("--metric", choices=("return", *RELIABILITY), default="return",
+                        help="what --against and --two_by_two compare over --window: the mean return or a reliability")
     add_confidence_option(parser)
     add_two_by_two_options(parser)
     args = parser.parse_args()
     if (args.against or args.two_by_two) and args.collapse_below is not None:
         raise SystemExit("error: --collapse_below makes a table of its own; give it without --against or --two_by_two")
+    if args.reliability and (args.against or args.two_by_two or args.collapse_below is not None):
+        raise SystemExit("error: --reliability makes a table of its own; "
+                         "give it without --against, --two_by_two or --collapse_below")  # fmt: skip
+    if args.metric != "return" and not (args.against or args.two_by_two):
+        raise SystemExit("error: --metric picks what --against or --two_by_two compare; "
+                         "give one of them, or --reliability for every measure")  # fmt: skip
+    half = (args.learning_starts + args.budget) / 2
+    window_start = half if args.window == "second_half" else args.learning_starts
     groups: dict[str, list[list[float]]] = defaultdict(list)
+    curves: dict[str, list[np.ndarray]] = defaultdict(list)
     firsts: dict[str, list[float]] = defaultdict(list)
     runs = [(name, run) for logs in args.logs for name, run in find_runs(logs, args.runs)]
     names = [name for name, _ in runs]
@@ -105,18 +138,27 @@ def main() -> None:
         if np.isfinite(row[0]):  # the run reached the budget
             group = seed_group(name)
             groups[group].append(row)
+            curves[group].append(series_between(scalars, TAG, window_start, args.budget)[1])
             if args.collapse_below is not None:
                 firsts[group].append(first_below(scalars, args.collapse_below, args.learning_starts, args.budget))
     if not groups:
         raise SystemExit(f"error: no run under {', '.join(args.logs)} matching {args.runs} "
                          f"reached {args.budget:.0f} env steps")
-    half = (args.learning_starts + args.budget) / 2 / 1000
     if args.collapse_below is not None:
         print("\n".join(collapse_table(firsts, args.collapse_below, args.learning_starts / 1000, args.confidence)))
         return
-    column, start = (1, half) if args.window == "second_half" else (0, args.learning_starts / 1000)
-    means = {group: [row[column] for row in rows] for group, rows in sorted(groups.items())}
-    what = f"mean eval return, {start:.0f}k–{args.budget / 1000:.0f}k"
+    window = f"{window_start / 1000:.0f}k–{args.budget / 1000:.0f}k"
+    if args.reliability:
+        print("\n".join(reliability_table(curves, window)))
+        return
+    if args.metric == "return":
+        column = 1 if args.window == "second_half" else 0
+        means = {group: [row[column] for row in rows] for group, rows in sorted(groups.items())}
+        what = f"mean eval return, {window}"
+    else:
+        means = {group: [curve_reliability(curve)[args.metric] for curve in runs]
+                 for group, runs in sorted(curves.items())}  # fmt: skip
+        what = f"{RELIABILITY[args.metric]}, {window}"
     if two_by_two := two_by_two_from_args(args, means, what):
         print("\n".join(two_by_two))
         return
@@ -127,8 +169,8 @@ def main() -> None:
         print("\n".join(comparison_table(means, args.against, what, args.confidence)))
         return
     print(f"| runs | n | mean eval return, {args.learning_starts / 1000:.0f}k–{args.budget / 1000:.0f}k "
-          f"| mean eval return, {half:.0f}k–{args.budget / 1000:.0f}k | env steps to return 500 "
-          f"| evals < 1000 after {half:.0f}k |")  # fmt: skip
+          f"| mean eval return, {half / 1000:.0f}k–{args.budget / 1000:.0f}k | env steps to return 500 "
+          f"| evals < 1000 after {half / 1000:.0f}k |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|")
     for group, rows in sorted(groups.items()):
         cells = []

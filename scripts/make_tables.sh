@@ -557,3 +557,21 @@ design_curve() {  # budget, curve_table.py args: the curves of the four configs 
     "$OUT/ddpg_fresh/value_bias_80k.md" "$OUT/no_layernorm_fresh/value_bias_80k.md" \
     "$OUT/no_stability/value_bias_80k.md" "$OUT/no_stability_fresh/value_bias_80k.md" "${design[@]}"
 } > "$OUT/layernorm_and_td3_fixes_80k.md"
+
+# session 47: how unsteady the curves to 80k are, by Chan et al.'s within-run reliability measures (curve_table.py
+# --reliability), main and every ablation kept at 80k; then main against each on each measure over 41k-80k, 95 %,
+# reported (found in these runs; T18 in docs/TUNING_LOG.md tests LayerNorm's two largest on fresh seeds)
+use "$main_folders main_fresh ddpg_fresh no_stability no_stability_fresh no_layernorm_fresh no_layernorm_seeds6to8
+  single_critic_fresh no_delay_fresh"
+steadiness=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --runs 'tau02_main_seed*' 'tau02_ablation_*')
+{ echo "Per run, over the window: the interquartile range of the changes between consecutive evaluations, the mean of"
+  echo "the worst 10 % of them as a drop, and the largest fall from the best evaluation so far; mean ± std over runs"
+  echo "(main and DDPG: seeds 0-11; no LayerNorm, single critic, no delay: 9 seeds; DDPG without LayerNorm: 6)."
+  echo "Over 41k-80k, then 2k-80k:"; echo
+  "${steadiness[@]}" --reliability; echo
+  "${steadiness[@]}" --reliability --window all; echo
+  echo "Main against each, over 41k-80k:"; echo
+  for metric in dispersion short_term_risk max_drawdown; do
+    "${steadiness[@]}" --against tau02_main --metric "$metric"; echo
+  done
+} > "$OUT/reliability_80k.md"

@@ -8,6 +8,7 @@ from lightning_td3.analysis import (
     bootstrap_contrast_ci,
     bootstrap_difference_ci,
     clopper_pearson,
+    curve_reliability,
     env_steps_to_reach,
     final_value,
     format_mean_std,
@@ -225,3 +226,27 @@ def test_group_by_seed_groups_runs_by_name_without_the_seed_and_filters_on_name_
     assert group_by_seed(runs, match=["main_seed1*"]) == {"main": [2]}  # seed10 by name, not seed0
     assert group_by_seed(runs, match=["ddpg"]) == {"ddpg": [3]}  # by the group's name
     assert group_by_seed(runs, per_seed=True, match=["main_seed?"]) == {"main_seed0": [1]}
+
+
+def test_curve_reliability_reads_the_spread_the_worst_drops_and_the_largest_fall_of_a_curve():
+    # changes +100, -50, +100, -130: quartiles -70 and +100; the 10 % quantile (-106) leaves only -130; the best so
+    # far is 250 when the curve falls to 120
+    assert curve_reliability([100, 200, 150, 250, 120]) == {"dispersion": 170.0, "short_term_risk": 130.0,
+                                                            "max_drawdown": 130.0}  # fmt: skip
+    # steady learning has no spread and no drawdown, and its worst change is a gain
+    assert curve_reliability([100, 200, 300, 400, 500]) == {"dispersion": 0.0, "short_term_risk": -100.0,
+                                                            "max_drawdown": 0.0}  # fmt: skip
+    # a wider tail averages more of the worst changes: -130 and -50 below the 40 % quantile (-50)
+    assert curve_reliability([100, 200, 150, 250, 120], alpha=0.4)["short_term_risk"] == 90.0
+    # against a naive reading of a random curve
+    curve = np.random.default_rng(0).normal(1000, 300, 20)
+    changes = [b - a for a, b in zip(curve, curve[1:], strict=False)]
+    worst = sorted(changes)[: int(np.sum(np.array(changes) <= np.quantile(changes, 0.1)))]
+    peaks = [max(curve[: i + 1]) for i in range(len(curve))]
+    got = curve_reliability(curve)
+    assert got["short_term_risk"] == pytest.approx(-sum(worst) / len(worst))
+    assert got["max_drawdown"] == pytest.approx(max(p - c for p, c in zip(peaks, curve, strict=True)))
+    assert len(worst) == 2  # 19 changes: the worst two
+    assert all(math.isnan(v) for v in curve_reliability([1500.0]).values())
+    with pytest.raises(ValueError, match="alpha must be in"):
+        curve_reliability([1, 2, 3], alpha=1.0)

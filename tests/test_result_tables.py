@@ -205,6 +205,36 @@ def test_curve_table_counts_the_runs_that_collapsed_with_an_exact_interval(tmp_p
     assert both.stderr.strip() == expected
 
 
+def test_curve_table_reads_how_unsteady_each_groups_curves_are_and_compares_one_measure(tmp_path):
+    curve_script = SCRIPT.with_name("curve_table.py")
+    # evaluations at 4k-12k; with --window all every one counts
+    write_run(tmp_path, "main_seed0", [100.0, 200.0, 150.0, 250.0, 120.0])  # spread 170, worst drop 130, fall 130
+    write_run(tmp_path, "main_seed1", [100.0, 200.0, 300.0, 400.0, 500.0])  # steady: 0, a gain of 100, 0
+    write_run(tmp_path, "ablation_seed0", [500.0, 100.0, 500.0, 100.0, 500.0])  # 800, 400, 400
+    args = [sys.executable, str(curve_script), str(tmp_path), "--budget", "12000", "--window", "all"]
+    out = subprocess.run([*args, "--reliability"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "| runs | n | mean eval return, 2k–12k | IQR of eval-to-eval changes "
+        "| worst 10 % of eval-to-eval changes, as a drop | largest drawdown |",
+        "|---|---:|---:|---:|---:|---:|",
+        "| ablation | 1 | 340 | 800 | 400 | 400 |",
+        "| main | 2 | 232 ± 68 | 85 ± 85 | 15 ± 115 | 65 ± 65 |",
+    ]
+    fall = subprocess.run([*args, "--against", "main", "--metric", "max_drawdown"], capture_output=True, text=True)
+    lines = fall.stdout.splitlines()
+    assert lines[0].startswith("| policy | runs | largest drawdown, 2k–12k | main − policy |")
+    # main's falls resampled: 0, 65 or 130, against the ablation's 400
+    assert lines[2] == "| ablation | 1 | 400 | -335 | [-400, -270] | 0.00 | 2 |"
+    cases = [(["--reliability", "--against", "main"], "error: --reliability makes a table of its own; "
+              "give it without --against, --two_by_two or --collapse_below"),
+             (["--metric", "dispersion"], "error: --metric picks what --against or --two_by_two compare; "
+              "give one of them, or --reliability for every measure")]  # fmt: skip
+    for extra, message in cases:
+        made = subprocess.run([*args, *extra], capture_output=True, text=True)
+        assert made.returncode != 0 and made.stderr.strip() == message
+
+
 def test_curve_table_pools_the_runs_of_several_folders(tmp_path):
     """Fresh seeds kept in their own folder join the earlier seeds' group; a run in two folders is an error."""
     curve_script = SCRIPT.with_name("curve_table.py")
