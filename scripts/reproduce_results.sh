@@ -524,6 +524,12 @@ utd1_test one_update_per_step_test 13 14 15
 # sessions 44-45: T17, the same comparison on fresh seeds 16-18, scored over a fixed 100 s and on the laps
 # (pre-registered in docs/TUNING_LOG.md)
 utd1_test one_update_per_step_fixed_time_test 16 17 18
+# session 47: T18, LayerNorm's steadier second half, main against no LayerNorm on fresh seeds 19-21 (pre-registered in
+# docs/TUNING_LOG.md)
+ablation_runs tau02_main_seed "" 19 20 21
+t18=("${runs[@]}")
+ablation_runs tau02_ablation_no_layernorm_seed configs/ablations/no_layernorm.yaml 19 20 21
+study reliability_test "${t18[@]}" "${runs[@]}"
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"
