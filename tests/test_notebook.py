@@ -1,6 +1,7 @@
 """The training-report notebook executes headless on the logs of a smoke run."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ def test_training_report_runs_on_smoke_logs(tmp_path, monkeypatch):
         assert out.returncode == 0, out.stderr[-2000:]
     monkeypatch.setenv("TRAINING_REPORT_LOGS", str(tmp_path / "lightning_logs"))
     monkeypatch.setenv("TRAINING_REPORT_OUT", str(tmp_path / "report"))
+    monkeypatch.setenv("TRAINING_REPORT_STEADY_FROM", "0")
     nb = nbformat.read(ROOT / "notebooks" / "training_report.ipynb", as_version=4)
     resources = {"metadata": {"path": str(ROOT / "notebooks")}}
     NotebookClient(nb, timeout=300, kernel_name="python3", resources=resources).execute()
@@ -38,6 +40,10 @@ def test_training_report_runs_on_smoke_logs(tmp_path, monkeypatch):
     validation = (report / "validation.md").read_text()
     assert "encoder feature L2 within" in validation and "zero feature-norm and gradient alerts" in validation
     assert "to return 500" in (report / "learning_speed.md").read_text()
+    steady = (report / "steadiness.md").read_text()
+    assert steady.startswith("eval return after 0 up to ") and "largest drawdown" in steady
+    # both runs counted; a smoke run evaluates once, too few for a change (the measures: tests/test_analysis.py)
+    assert re.search(r"\| smoke +\| +2 \| nan ± nan", steady), steady
     assert "2 runs in" in "".join(o.get("text", "") for o in nb.cells[1].outputs)
 
     # the same report from the kept curves once the logs are gone: the eval plot and tables, no validation
