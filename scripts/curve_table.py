@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -84,15 +85,28 @@ def collapse_table(runs: dict[str, list[float]], threshold: float, start_k: floa
     return lines
 
 
+MEASURES = {"return": "mean eval return", **RELIABILITY}
+
+
+def window_measure(curve: np.ndarray, metric: str) -> float:
+    """One run's `metric` (a key of MEASURES) over the evaluations of a window."""
+    return float(curve.mean()) if metric == "return" else curve_reliability(curve)[metric]
+
+
+def mean_std_cell(column: Sequence[float], fmt: str = "{:.0f}") -> str:
+    """'mean ± std' over the runs that have a value ('mean' for one run), and how many had one if not all."""
+    m, s = mean_std(column)
+    reached = int(np.isfinite(column).sum())
+    cell = (fmt + " ± " + fmt).format(m, s) if len(column) > 1 else fmt.format(m)
+    return cell if reached == len(column) else f"{cell} ({reached}/{len(column)} runs)"
+
+
 def reliability_table(curves: dict[str, list[np.ndarray]], window: str) -> list[str]:
     """Markdown rows: per group, mean ± std over its runs of the window's mean return and each `curve_reliability`."""
     lines = [f"| runs | n | mean eval return, {window} | " + " | ".join(RELIABILITY.values()) + " |",
-             "|---|---:|---:|" + "---:|" * len(RELIABILITY)]  # fmt: skip
+             "|---|---:|" + "---:|" * len(MEASURES)]  # fmt: skip
     for group, runs in sorted(curves.items()):
-        columns = [[float(curve.mean()) for curve in runs]]
-        columns += [[curve_reliability(curve)[key] for curve in runs] for key in RELIABILITY]
-        cells = ["{:.0f} ± {:.0f}".format(*mean_std(column)) if len(runs) > 1 else f"{column[0]:.0f}"
-                 for column in columns]  # fmt: skip
+        cells = [mean_std_cell([window_measure(curve, metric) for curve in runs]) for metric in MEASURES]
         lines.append(f"| {group} | {len(runs)} | " + " | ".join(cells) + " |")
     return lines
 
@@ -110,7 +124,7 @@ def main() -> None:
                         help="count each group's runs with an evaluation below this return instead")
     parser.add_argument("--reliability", action="store_true",
                         help="how unsteady each group's curves are over --window, instead of the default table")
-    parser.add_argument("--metric", choices=("return", *RELIABILITY), default="return",
+    parser.add_argument("--metric", choices=MEASURES, default="return",
                         help="what --against and --two_by_two compare over --window: the mean return or a reliability")
     add_confidence_option(parser)
     add_two_by_two_options(parser)
@@ -151,14 +165,8 @@ def main() -> None:
     if args.reliability:
         print("\n".join(reliability_table(curves, window)))
         return
-    if args.metric == "return":
-        column = 1 if args.window == "second_half" else 0
-        means = {group: [row[column] for row in rows] for group, rows in sorted(groups.items())}
-        what = f"mean eval return, {window}"
-    else:
-        means = {group: [curve_reliability(curve)[args.metric] for curve in runs]
-                 for group, runs in sorted(curves.items())}  # fmt: skip
-        what = f"{RELIABILITY[args.metric]}, {window}"
+    means = {group: [window_measure(curve, args.metric) for curve in runs] for group, runs in sorted(curves.items())}
+    what = f"{MEASURES[args.metric]}, {window}"
     if two_by_two := two_by_two_from_args(args, means, what):
         print("\n".join(two_by_two))
         return
@@ -173,12 +181,8 @@ def main() -> None:
           f"| evals < 1000 after {half / 1000:.0f}k |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|")
     for group, rows in sorted(groups.items()):
-        cells = []
-        for column, fmt in zip(np.array(rows).T, ("{:.0f}", "{:.0f}", "{:.0f}", "{:.1f}"), strict=True):
-            m, s = mean_std(column)
-            reached = int(np.isfinite(column).sum())
-            cell = (fmt + " ± " + fmt).format(m, s) if len(rows) > 1 else fmt.format(m)
-            cells.append(cell if reached == len(rows) else f"{cell} ({reached}/{len(rows)} runs)")
+        formats = ("{:.0f}", "{:.0f}", "{:.0f}", "{:.1f}")
+        cells = [mean_std_cell(column, fmt) for column, fmt in zip(np.array(rows).T, formats, strict=True)]
         print(f"| {group} | {len(rows)} | " + " | ".join(cells) + " |")
 
 
