@@ -575,3 +575,46 @@ steadiness=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --ru
     "${steadiness[@]}" --against tau02_main --metric "$metric"; echo
   done
 } > "$OUT/reliability_80k.md"
+
+# sessions 47-48: T18, fixed in docs/TUNING_LOG.md before its runs: no LayerNorm against main on fresh seeds 19-21,
+# 0->80k, over 41k-80k. T18a: the worst 10 % of the eval-to-eval changes as a drop (short-term risk); T18b: the largest
+# fall from the best evaluation so far (max drawdown); 97.5 % each. Then, reported beside them: the interquartile range
+# of the changes, the mean return over 41k-80k and 2k-80k, the final policies, the critics' bias at 80k, and the fresh
+# seeds pooled with the runs that suggested the test
+T18=reliability_test
+use "$T18"
+pair=(--runs 'tau02_main_seed*' 'tau02_ablation_no_layernorm_seed*')
+test=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 "${pair[@]}")
+no_ln_against=(--against tau02_ablation_no_layernorm)
+final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78k+80k_*')
+{ echo "How unsteady each config's curves are, over 41k-80k, then 2k-80k (seeds 19-21 of each):"; echo
+  "${test[@]}" --reliability; echo
+  "${test[@]}" --reliability --window all; echo
+  echo "T18a: no LayerNorm against main on the worst 10 % of the changes, as a drop, over 41k-80k (97.5 %):"; echo
+  "${test[@]}" "${no_ln_against[@]}" --metric short_term_risk --confidence 0.975; echo
+  echo "T18b: no LayerNorm against main on the largest drawdown over 41k-80k (97.5 %):"; echo
+  "${test[@]}" "${no_ln_against[@]}" --metric max_drawdown --confidence 0.975; echo
+  echo "Reported, not the verdict. The interquartile range of the changes over 41k-80k, then the curves and the mean"
+  echo "return over 41k-80k and 2k-80k, no LayerNorm against main (95 %):"; echo
+  "${test[@]}" "${no_ln_against[@]}" --metric dispersion; echo
+  "${test[@]}"; echo
+  "${test[@]}" "${no_ln_against[@]}"; echo
+  "${test[@]}" "${no_ln_against[@]}" --window all; echo
+  echo "Runs with an evaluation below 0 after 40k (the collapse count of sessions 33-34):"; echo
+  python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --learning_starts 40000 --collapse_below 0 \
+    "${pair[@]}"; echo
+  echo "The final policies (78k + 80k) on the ten evaluation laps, per seed, then no LayerNorm against main:"; echo
+  "${final[@]}" --per_seed --reasons; echo
+  "${final[@]}" --against 78k+80k_tau02_ablation_no_layernorm; echo
+  echo "The critics' relative bias at 80k, then no LayerNorm against main:"; echo
+  python scripts/bias_table.py "$OUT/$T18/value_bias_80k.md"; echo
+  python scripts/bias_table.py "$OUT/$T18/value_bias_80k.md" "${no_ln_against[@]}"; echo
+  echo "Seeds 19-21 pooled with the runs kept at 80k that suggested the test (main: seeds 0-11 and 19-21; no LayerNorm:"
+  echo "seeds 0-8 and 19-21), over 41k-80k:"; echo
+  use "$main_folders main_fresh no_layernorm_fresh no_layernorm_seeds6to8 $T18"
+  pooled=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 "${pair[@]}")
+  "${pooled[@]}" --reliability; echo
+  for metric in short_term_risk max_drawdown dispersion; do
+    "${pooled[@]}" "${no_ln_against[@]}" --metric "$metric"; echo
+  done
+} > "$OUT/$T18/reliability_test_80k.md"
