@@ -618,3 +618,24 @@ final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78
     "${pooled[@]}" "${no_ln_against[@]}" --metric "$metric"; echo
   done
 } > "$OUT/$T18/reliability_test_80k.md"
+
+# session 48: a pilot at one-step targets (--data.n_step 1), main and DDPG on seed 22, 0->80k (reported, not tested):
+# the curves, the final policies, the critics' bias at 80k and the reliability measures, each beside main and DDPG at
+# n-step 3 (main: seeds 0-11 and 19-21; DDPG: seeds 0-11)
+use "$main_folders main_fresh ddpg_fresh reliability_test nstep1_pilot"
+both=(--runs 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*' 'nstep1_*')
+nstep=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 "${both[@]}")
+{ echo "The pilot's two runs (seed 22) on the ten evaluation laps, per checkpoint and pooled:"; echo
+  python scripts/eval_table.py "$OUT/nstep1_pilot" --pool 78k 80k --per_seed --reasons; echo
+  echo "Their final policies (78k + 80k) beside main's and DDPG's at n-step 3:"; echo
+  python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78k+80k_tau02_main_seed*' \
+    '78k+80k_tau02_ablation_ddpg_seed*' '78k+80k_nstep1_*'; echo
+  echo "The curves, over 41k-80k and 2k-80k, and how unsteady they are over 41k-80k:"; echo
+  "${nstep[@]}"; echo
+  "${nstep[@]}" --reliability; echo
+  echo "The critics' relative bias at 80k (at n-step 3, main: seeds 0-2, 9-11 and 19-21; DDPG: seeds 0-2 and 9-11):"
+  echo
+  python scripts/bias_table.py "$OUT/value_bias_80k_tau.md" "$OUT/main_fresh/value_bias_80k.md" \
+    "$OUT/ddpg_fresh/value_bias_80k.md" "$OUT/reliability_test/value_bias_80k.md" "$OUT/nstep1_pilot/value_bias_80k.md" \
+    --match 'tau02_main_seed*' 'tau02_ablation_ddpg_seed*' 'nstep1_*'
+} > "$OUT/nstep1_pilot/nstep1_pilot_80k.md"

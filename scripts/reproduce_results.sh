@@ -530,6 +530,16 @@ ablation_runs tau02_main_seed "" 19 20 21
 t18=("${runs[@]}")
 ablation_runs tau02_ablation_no_layernorm_seed configs/ablations/no_layernorm.yaml 19 20 21
 study reliability_test "${t18[@]}" "${runs[@]}"
+nstep1_study() {  # results folder under OUT, then seeds: main and DDPG at one-step targets (--data.n_step 1, the
+  # library's default and plain TD3's), 0->80k, studied
+  local folder=$1 main; shift
+  ablation_runs nstep1_main_seed "" "$@"
+  main=("${runs[@]/%/ --data.n_step 1}")
+  ablation_runs nstep1_ablation_ddpg_seed configs/ablations/ddpg.yaml "$@"
+  study "$folder" "${main[@]}" "${runs[@]/%/ --data.n_step 1}"
+}
+nstep1_study nstep1_pilot 22  # session 48: a one-seed pilot, main against DDPG
+nstep1_study nstep1_test 23 24 25  # sessions 48-: T19, its test on fresh seeds (pre-registered in docs/TUNING_LOG.md)
 # every table made from the kept evaluations and curves alone (checked by tests/test_results_tables_current.py);
 # once, here: its 160k table needs the runs above
 bash scripts/make_tables.sh "$OUT"

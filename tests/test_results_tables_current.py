@@ -41,6 +41,7 @@ def test_committed_tables_are_what_make_tables_makes_from_the_kept_data(tmp_path
     assert Path("layernorm_and_td3_fixes_80k.md") in tables
     assert Path("reliability_80k.md") in tables
     assert Path("reliability_test/reliability_test_80k.md") in tables
+    assert Path("nstep1_pilot/nstep1_pilot_80k.md") in tables
     for seed in (3, 4, 5, 6, 7, 8):
         assert {Path(f"fresh_seed{seed}/fresh_{k}.md") for k in ("80k", "160k")} <= set(tables)
     stale = [str(t) for t in tables if (out / t).read_text() != (RESULTS / t).read_text()]
