@@ -587,6 +587,7 @@ pair=(--runs 'tau02_main_seed*' 'tau02_ablation_no_layernorm_seed*')
 test=(python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 "${pair[@]}")
 no_ln_against=(--against tau02_ablation_no_layernorm)
 final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78k+80k_*')
+bias=(python scripts/bias_table.py "$OUT/$T18/value_bias_80k.md")
 { echo "How unsteady each config's curves are, over 41k-80k, then 2k-80k (seeds 19-21 of each):"; echo
   "${test[@]}" --reliability; echo
   "${test[@]}" --reliability --window all; echo
@@ -607,8 +608,8 @@ final=(python scripts/eval_table.py "${eval_dirs[@]}" --pool 78k 80k --match '78
   "${final[@]}" --per_seed --reasons; echo
   "${final[@]}" --against 78k+80k_tau02_ablation_no_layernorm; echo
   echo "The critics' relative bias at 80k, then no LayerNorm against main:"; echo
-  python scripts/bias_table.py "$OUT/$T18/value_bias_80k.md"; echo
-  python scripts/bias_table.py "$OUT/$T18/value_bias_80k.md" "${no_ln_against[@]}"; echo
+  "${bias[@]}"; echo
+  "${bias[@]}" "${no_ln_against[@]}"; echo
   echo "Seeds 19-21 pooled with the runs kept at 80k that suggested the test (main: seeds 0-11 and 19-21; no LayerNorm:"
   echo "seeds 0-8 and 19-21), over 41k-80k:"; echo
   use "$main_folders main_fresh no_layernorm_fresh no_layernorm_seeds6to8 $T18"
