@@ -602,8 +602,7 @@ bias=(python scripts/bias_table.py "$OUT/$T18/value_bias_80k.md")
   "${test[@]}" "${no_ln_against[@]}"; echo
   "${test[@]}" "${no_ln_against[@]}" --window all; echo
   echo "Runs with an evaluation below 0 after 40k (the collapse count of sessions 33-34):"; echo
-  python scripts/curve_table.py "${curve_dirs[@]}" --budget 80000 --learning_starts 40000 --collapse_below 0 \
-    "${pair[@]}"; echo
+  "${test[@]}" --learning_starts 40000 --collapse_below 0; echo
   echo "The final policies (78k + 80k) on the ten evaluation laps, per seed, then no LayerNorm against main:"; echo
   "${final[@]}" --per_seed --reasons; echo
   "${final[@]}" --against 78k+80k_tau02_ablation_no_layernorm; echo
